@@ -1,0 +1,1 @@
+print("DispatcherBench: not written yet")

@@ -1,0 +1,1 @@
+print("HyperLogBench: not written yet")

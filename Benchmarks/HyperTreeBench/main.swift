@@ -1,0 +1,1 @@
+print("HyperTreeBench: not written yet")

@@ -1,0 +1,95 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Hypertuna",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "HyperCrypto", targets: ["HyperCrypto"]),
+        .library(name: "LMDBKit", targets: ["LMDBKit"]),
+        .library(name: "HyperLog", targets: ["HyperLog"]),
+        .library(name: "HyperTree", targets: ["HyperTree"]),
+        .library(name: "NostrRelay", targets: ["NostrRelay"]),
+        .library(name: "TokenService", targets: ["TokenService"]),
+        .library(name: "Telemetry", targets: ["Telemetry"]),
+        .library(name: "Dispatcher", targets: ["Dispatcher"]),
+        .library(name: "SwarmTransport", targets: ["SwarmTransport"]),
+        .executable(name: "hypertuna-gateway", targets: ["GatewayApp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libsodium-dev, liblmdb-dev, libsecp256k1-dev).
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CSecp256k1", pkgConfig: "libsecp256k1", providers: [.apt(["libsecp256k1-dev"])]),
+
+        // Foundations shared by several modules.
+        .target(name: "HyperCrypto", dependencies: ["CSodium"]),
+        .target(name: "LMDBKit", dependencies: ["CLMDB"]),
+
+        // Storage: signed Merkle log, B-tree on top.
+        .target(name: "HyperLog", dependencies: ["HyperCrypto", "LMDBKit"]),
+        .target(name: "HyperTree", dependencies: ["HyperLog"]),
+
+        // Nostr relay engine.
+        .target(
+            name: "NostrRelay",
+            dependencies: [
+                "CSecp256k1", "HyperCrypto", "HyperTree",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Gateway <-> peer control plane.
+        .target(
+            name: "TokenService",
+            dependencies: [
+                "HyperCrypto", "LMDBKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(name: "Dispatcher", dependencies: ["Telemetry", .product(name: "Logging", package: "swift-log")]),
+
+        // Peer transport and replication.
+        .target(name: "SwarmTransport", dependencies: ["HyperCrypto", "HyperLog"]),
+
+        // Executables.
+        .executableTarget(
+            name: "GatewayApp",
+            dependencies: [
+                "HyperLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Benchmarks (run in release: see Docs/performance.md).
+        .executableTarget(name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
+        .executableTarget(
+            name: "HyperTreeBench", dependencies: ["HyperTree", "LMDBKit"], path: "Benchmarks/HyperTreeBench"),
+        .executableTarget(name: "DispatcherBench", dependencies: ["Dispatcher"], path: "Benchmarks/DispatcherBench"),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["HyperCrypto"], path: "Tests/TestSupport"),
+        .testTarget(name: "HyperCryptoTests", dependencies: ["HyperCrypto", "TestSupport"]),
+        .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"]),
+        .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "TestSupport"]),
+        .testTarget(name: "HyperTreeTests", dependencies: ["HyperTree", "TestSupport"]),
+        .testTarget(name: "NostrRelayTests", dependencies: ["NostrRelay", "TestSupport"]),
+        .testTarget(name: "TokenServiceTests", dependencies: ["TokenService", "TestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
+        .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "Telemetry", "TestSupport"]),
+        .testTarget(name: "SwarmTransportTests", dependencies: ["SwarmTransport", "TestSupport"]),
+    ]
+)

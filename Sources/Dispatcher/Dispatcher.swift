@@ -1,0 +1,1 @@
+// Dispatcher: filled by its issue.

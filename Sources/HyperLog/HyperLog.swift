@@ -1,0 +1,1 @@
+// HyperLog: Hypercore-compatible signed Merkle log (filled by the HyperLog issue).

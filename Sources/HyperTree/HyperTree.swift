@@ -1,0 +1,1 @@
+// HyperTree: filled by its issue.

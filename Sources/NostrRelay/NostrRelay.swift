@@ -1,0 +1,1 @@
+// NostrRelay: filled by its issue.

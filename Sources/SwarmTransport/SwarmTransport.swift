@@ -1,0 +1,1 @@
+// SwarmTransport: filled by its issue.

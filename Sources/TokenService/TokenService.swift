@@ -1,0 +1,1 @@
+// TokenService: filled by its issue.

@@ -1,0 +1,1 @@
+// Tests for Dispatcher: filled by its issue.

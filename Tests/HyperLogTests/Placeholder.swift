@@ -1,0 +1,1 @@
+// Tests for HyperLog: filled by its issue.

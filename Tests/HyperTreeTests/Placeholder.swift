@@ -1,0 +1,1 @@
+// Tests for HyperTree: filled by its issue.

@@ -1,0 +1,1 @@
+// Tests for NostrRelay: filled by its issue.

@@ -1,0 +1,1 @@
+// Tests for SwarmTransport: filled by its issue.

@@ -1,0 +1,1 @@
+// Tests for Telemetry: filled by its issue.

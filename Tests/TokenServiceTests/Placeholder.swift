@@ -1,0 +1,1 @@
+// Tests for TokenService: filled by its issue.

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Hypertuna needs, only when something is missing. Safe to run repeatedly.
+set -euo pipefail
+need=()
+for pkg in libsodium-dev liblmdb-dev libsecp256k1-dev pkg-config; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${HYPERTUNA_PYTHON:-0}" = 1 ]; then
+    python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+    echo "ensure-deps: installing ${need[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "ensure-deps: the Swift 6.1+ toolchain is required (swift not on PATH)" >&2; exit 1; }
