@@ -1,0 +1,88 @@
+import Foundation
+
+/// Decodes and encodes `PeerPayload`s as JSON. Decoding always validates, so logic never sees a malformed payload.
+///
+/// Unknown fields are ignored (forward compatibility); a missing required field, a wrong type, a negative number
+/// where an unsigned one is expected, or an out-of-range value is a `PayloadValidationError` with the field path.
+public enum PayloadCodec {
+    /// Upper bound on an encoded payload; larger inputs are refused before parsing.
+    public static let maxEncodedSize = 256 * 1024
+
+    /// Parses and validates a payload.
+    public static func decode<P: PeerPayload>(_ type: P.Type, from data: Data) throws -> P {
+        guard data.count <= maxEncodedSize else {
+            throw PayloadValidationError(
+                path: "", reason: "payload of \(data.count) bytes exceeds the \(maxEncodedSize)-byte limit")
+        }
+        let value: P
+        do {
+            value = try JSONDecoder().decode(P.self, from: data)
+        } catch let error as DecodingError {
+            throw translate(error)
+        } catch {
+            throw PayloadValidationError(path: "", reason: "not valid JSON: \(error)")
+        }
+        try value.validate(at: "")
+        return value
+    }
+
+    /// Parses and validates a payload from bytes.
+    public static func decode<P: PeerPayload>(_ type: P.Type, from bytes: [UInt8]) throws -> P {
+        try decode(type, from: Data(bytes))
+    }
+
+    /// Validates then encodes a payload (sorted keys, so equal payloads encode to equal bytes).
+    public static func encode<P: PeerPayload>(_ value: P) throws -> Data {
+        try value.validate(at: "")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+
+    /// Maps a `DecodingError` to a path and a readable reason.
+    static func translate(_ error: DecodingError) -> PayloadValidationError {
+        func render(_ path: [any CodingKey]) -> String {
+            var out = ""
+            for key in path {
+                if let i = key.intValue {
+                    out += "[\(i)]"
+                } else {
+                    out += out.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
+            }
+            return out
+        }
+        switch error {
+        case .keyNotFound(let key, let ctx):
+            return PayloadValidationError(path: render(ctx.codingPath + [key]), reason: "required field is missing")
+        case .typeMismatch(let type, let ctx):
+            return PayloadValidationError(
+                path: render(ctx.codingPath), reason: "wrong type: expected \(describe(type))")
+        case .valueNotFound(let type, let ctx):
+            return PayloadValidationError(
+                path: render(ctx.codingPath), reason: "must not be null (expected \(describe(type)))")
+        case .dataCorrupted(let ctx):
+            let path = render(ctx.codingPath)
+            if ctx.codingPath.isEmpty {
+                return PayloadValidationError(path: path, reason: "not valid JSON: \(ctx.debugDescription)")
+            }
+            return PayloadValidationError(path: path, reason: ctx.debugDescription)
+        @unknown default:
+            return PayloadValidationError(path: "", reason: "undecodable: \(error)")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is UInt64.Type, is UInt32.Type, is UInt.Type, is Int64.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is Bool.Type: return "a boolean"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") { return "an array" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return name
+        }
+    }
+}
