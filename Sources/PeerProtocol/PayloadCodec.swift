@@ -18,6 +18,11 @@ public enum PayloadCodec {
         do {
             value = try JSONDecoder().decode(P.self, from: data)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let ctx) = error, ctx.codingPath.isEmpty,
+                let located = locateUnrepresentableNumber(P.self, in: data)
+            {
+                throw located
+            }
             throw translate(error)
         } catch {
             throw PayloadValidationError(path: "", reason: "not valid JSON: \(error)")
@@ -37,6 +42,77 @@ public enum PayloadCodec {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(value)
+    }
+
+    /// Foundation's decoder reports a number that does not fit its field (a negative count, a fraction for an
+    /// integer, an overflow) as "not valid JSON" without a path. When the document is valid JSON, find the culprit by
+    /// zeroing one number at a time (the first 256 numbers at most) until the document decodes differently.
+    static func locateUnrepresentableNumber<P: PeerPayload>(_ type: P.Type, in data: Data) -> PayloadValidationError? {
+        guard let root = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { return nil }
+        var numbers: [([JSONPathElement], NSNumber)] = []
+        collectNumbers(root, path: [], into: &numbers, limit: 256)
+        for (path, number) in numbers {
+            let patched = replacing(root, at: path[...], with: 0)
+            guard let bytes = try? JSONSerialization.data(withJSONObject: patched, options: [.fragmentsAllowed]) else {
+                continue
+            }
+            do {
+                _ = try JSONDecoder().decode(P.self, from: bytes)
+            } catch let DecodingError.dataCorrupted(ctx) where ctx.codingPath.isEmpty {
+                continue  // still broken elsewhere or not this number
+            } catch {
+                // A different failure now: this number was the problem.
+            }
+            return PayloadValidationError(
+                path: render(path),
+                reason: "number \(number) cannot be represented by this field (negative, fractional or too large)")
+        }
+        return nil
+    }
+
+    enum JSONPathElement {
+        case key(String)
+        case index(Int)
+    }
+
+    private static func render(_ path: [JSONPathElement]) -> String {
+        var out = ""
+        for el in path {
+            switch el {
+            case .key(let k): out += out.isEmpty ? k : ".\(k)"
+            case .index(let i): out += "[\(i)]"
+            }
+        }
+        return out
+    }
+
+    private static func collectNumbers(
+        _ node: Any, path: [JSONPathElement], into out: inout [([JSONPathElement], NSNumber)], limit: Int
+    ) {
+        guard out.count < limit else { return }
+        if let dict = node as? [String: Any] {
+            for key in dict.keys.sorted() {
+                collectNumbers(dict[key]!, path: path + [.key(key)], into: &out, limit: limit)
+            }
+        } else if let array = node as? [Any] {
+            for (i, el) in array.enumerated() { collectNumbers(el, path: path + [.index(i)], into: &out, limit: limit) }
+        } else if let n = node as? NSNumber, !(node is Bool) {
+            out.append((path, n))
+        }
+    }
+
+    private static func replacing(_ node: Any, at path: ArraySlice<JSONPathElement>, with value: Any) -> Any {
+        guard let first = path.first else { return value }
+        switch first {
+        case .key(let k):
+            guard var dict = node as? [String: Any], let child = dict[k] else { return node }
+            dict[k] = replacing(child, at: path.dropFirst(), with: value)
+            return dict
+        case .index(let i):
+            guard var array = node as? [Any], i < array.count else { return node }
+            array[i] = replacing(array[i], at: path.dropFirst(), with: value)
+            return array
+        }
     }
 
     /// Maps a `DecodingError` to a path and a readable reason.
