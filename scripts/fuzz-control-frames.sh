@@ -16,10 +16,14 @@ mkdir -p "$WORK/corpus" "$WORK/artifacts"
 swift build --product ControlFrameFuzz
 "$(swift build --show-bin-path)/ControlFrameFuzz" --write-seeds "$WORK/corpus"
 
-# 2. Instrumented build in its own scratch directory (never mixes with the normal .build).
-swift build --scratch-path .build-fuzz --product ControlFrameFuzz \
-    --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING
-BIN="$(swift build --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address --show-bin-path)/ControlFrameFuzz"
+# 2. Instrumented build in its own scratch directory (never mixes with the normal .build). SwiftPM's
+#    --sanitize=fuzzer links libFuzzer but (Swift 6.3, Linux) does not add coverage instrumentation to the Swift
+#    modules (only the link gets it), so libFuzzer would run blind: pass it to every Swift compile too.
+FLAGS=(--scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address
+    -Xswiftc -DFUZZING -Xswiftc -sanitize=fuzzer,address)
+swift build "${FLAGS[@]}" --product ControlFrameFuzz 2>&1 | grep -v "ld.gold: warning: Cannot export local symbol" || true
+BIN="$(swift build "${FLAGS[@]}" --show-bin-path)/ControlFrameFuzz"
+test -x "$BIN"
 
 # 3. Bounded run. libFuzzer exits non-zero and leaves a crash-* file in artifacts/ if it finds anything.
 set +e
