@@ -100,7 +100,7 @@ func exercise(_ bytes: [UInt8]) {
             for (i, (type, body)) in payloads.enumerated() {
                 let frame = try! ControlFrame.sign(
                     type: type, payload: body, sequence: UInt64(i + 1), timestamp: 1_767_225_600_000, keyPair: key)
-                FileManager.default.createFile(atPath: "\(directory)/seed-\(i)", contents: Data(frame.encoded()))
+                _ = FileManager.default.createFile(atPath: "\(directory)/seed-\(i)", contents: Data(frame.encoded()))
             }
             print("wrote \(payloads.count) seed frames to \(directory)")
         }

@@ -213,3 +213,29 @@ struct ControlFrameGuardTests {
         #expect(try guardian.accept(try frame(1, keyPair: otherKeyPair).encoded()).sequence == 1)
     }
 }
+
+@Suite("Control frame guard under concurrency")
+struct ControlFrameGuardConcurrencyTests {
+    @Test("the same frame delivered 8 times concurrently is accepted exactly once (LMDB store)")
+    func concurrentReplay() throws {
+        let dir = tempDirectory("cf-race")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = try LMDBEnvironment(path: dir)
+        let guardian = ControlFrameGuard(
+            trustedGatewayKeys: [gatewayKeyPair.publicKey], store: try LMDBControlFrameSequenceStore(environment: env))
+        let bytes = try frame(77).encoded()
+        let accepted = Counter()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            if (try? guardian.accept(bytes)) != nil { accepted.increment() }
+        }
+        #expect(accepted.value == 1)
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    // Invariant: `count` only touched under `lock`.
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}

@@ -292,3 +292,29 @@ struct TokenLifecycleTests {
         #expect(tokenError { try h.service.verify(t.token, peer: h.peer, relay: h.relay) }?.reason == "expired")
     }
 }
+
+@Suite("Concurrency")
+struct TokenConcurrencyTests {
+    @Test("of 8 concurrent refreshes with the same token exactly one succeeds; the rest see a stale sequence")
+    func racingRefreshes() throws {
+        // High threshold: with the default (5) the losers of the race would also quarantine the peer.
+        let h = Harness(policy: try TokenPolicy(quarantineThreshold: 100))
+        let t = try h.service.issue(peer: h.peer, relay: h.relay)
+        h.clock.advance(seconds: 3400)
+        let results = ResultBox()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            results.add(tokenError { try h.service.refresh(t.token, peer: h.peer, relay: h.relay) }?.reason ?? "ok")
+        }
+        #expect(results.all.filter { $0 == "ok" }.count == 1)
+        #expect(results.all.filter { $0 == "stale_sequence" }.count == 7)
+        #expect(try h.service.state(peer: h.peer, relay: h.relay)?.sequence == 2)
+    }
+}
+
+final class ResultBox: @unchecked Sendable {
+    // Invariant: `values` only touched under `lock`.
+    private let lock = NSLock()
+    private var values: [String] = []
+    func add(_ v: String) { lock.withLock { values.append(v) } }
+    var all: [String] { lock.withLock { values } }
+}
