@@ -110,7 +110,7 @@ public final class TokenService: TokenAuthority, @unchecked Sendable {
 
     public func revoke(peer: [UInt8], relay: [UInt8], reason: String) throws(TokenError) -> ControlFrame {
         try Self.checkKeys(peer: peer, relay: relay)
-        let reason = String(reason.utf8.prefix(256)) ?? "revoked"
+        let reason = Self.sanitizedReason(reason)
         return try locked { () throws(TokenError) -> ControlFrame in
             let now = clock.nowSeconds()
             guard let state = try storage({ try store.tokenState(peerKey: peer.hex, relayKey: relay.hex) }) else {
@@ -210,6 +210,21 @@ public final class TokenService: TokenAuthority, @unchecked Sendable {
         return IssuedToken(
             token: compact, sequence: s.sequence, issuedAt: s.issuedAt, expiresAt: s.expiresAt,
             refreshAfter: s.expiresAt - min(policy.refreshWindowSeconds, s.expiresAt - s.issuedAt))
+    }
+
+    /// Operator text made safe for the frame payload: control characters become spaces, at most 256 UTF-8 bytes
+    /// (cut on a character boundary).
+    static func sanitizedReason(_ text: String) -> String {
+        var out = ""
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            let s: Unicode.Scalar = (scalar.value < 0x20 || scalar.value == 0x7f) ? " " : scalar
+            let n = String(s).utf8.count
+            if bytes + n > 256 { break }
+            out.unicodeScalars.append(s)
+            bytes += n
+        }
+        return out
     }
 
     private static func checkKeys(peer: [UInt8], relay: [UInt8]) throws(TokenError) {

@@ -121,6 +121,14 @@ struct TokenLifecycleTests {
         #expect(try guardian.accept(pause.encoded()).sequence == 2)
         #expect(h.counter(TokenAudit.revocationsCounter) == 1)
         #expect(tokenError { try h.service.revoke(peer: h.otherPeer, relay: h.relay, reason: "x") } == .unknownToken)
+        // Hostile or sloppy operator text never breaks the frame: control characters replaced, length capped.
+        _ = try h.service.issue(peer: h.otherPeer, relay: h.relay)
+        let messy = try h.service.revoke(
+            peer: h.otherPeer, relay: h.relay, reason: "line\nbreak " + String(repeating: "é", count: 300))
+        let messyNotice = try PayloadCodec.decode(
+            TokenRevokedNotice.self, from: try guardian.accept(messy.encoded()).payload)
+        #expect(messyNotice.reason.hasPrefix("line break é"))
+        #expect(messyNotice.reason.utf8.count <= 256)
     }
 
     @Test("wrong relay, wrong peer, unknown token are distinct errors")

@@ -177,3 +177,23 @@ struct TokenPolicyTests {
         #expect(try h.service.refresh(t.token, peer: h.peer, relay: h.relay).sequence == 2)
     }
 }
+
+@Suite("Registration reply")
+struct RegistrationReplyTests {
+    @Test("the reply built from the service's policy and first token passes the shared validator")
+    func reply() throws {
+        let h = Harness(policy: try TokenPolicy(ttlSeconds: 1800, refreshWindowSeconds: 120, quarantineThreshold: 4))
+        let token = try h.service.issue(peer: h.peer, relay: h.relay)
+        let reply = RegistrationResponse(
+            hyperbee: RelayAssignment(
+                hyperbeeKey: h.relay, discoveryKey: [UInt8](repeating: 1, count: 32),
+                replicationTopic: [UInt8](repeating: 2, count: 32), websocketUrl: "wss://gw.example.org/relay",
+                tokenPolicy: h.service.policy, dispatcher: DispatcherPolicy()),
+            token: token)
+        let decoded = try PayloadCodec.decode(RegistrationResponse.self, from: try PayloadCodec.encode(reply))
+        #expect(decoded.hyperbee.defaultTokenTtl == 1800)
+        #expect(decoded.hyperbee.tokenRefreshWindowSeconds == 120)
+        #expect(decoded.hyperbee.tokenQuarantineThreshold == 4)
+        #expect(try h.service.verify(decoded.token.token, peer: h.peer, relay: h.relay).seq == 1)
+    }
+}
