@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "HyperTree", targets: ["HyperTree"]),
         .library(name: "NostrRelay", targets: ["NostrRelay"]),
         .library(name: "TokenService", targets: ["TokenService"]),
+        .library(name: "PeerProtocol", targets: ["PeerProtocol"]),
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "Dispatcher", targets: ["Dispatcher"]),
         .library(name: "SwarmTransport", targets: ["SwarmTransport"]),
@@ -47,10 +48,11 @@ let package = Package(
         ),
 
         // Gateway <-> peer control plane.
+        .target(name: "PeerProtocol", dependencies: ["HyperCrypto", "LMDBKit"]),
         .target(
             name: "TokenService",
             dependencies: [
-                "HyperCrypto", "LMDBKit",
+                "HyperCrypto", "LMDBKit", "PeerProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -76,6 +78,9 @@ let package = Package(
             ]
         ),
 
+        // Fuzz target for the control-frame decoder (scripts/fuzz-control-frames.sh builds it with -DFUZZING).
+        .executableTarget(name: "ControlFrameFuzz", dependencies: ["PeerProtocol"], path: "Fuzz/ControlFrameFuzz"),
+
         // Benchmarks (run in release: see Docs/performance.md).
         .executableTarget(
             name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
@@ -91,7 +96,14 @@ let package = Package(
         .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "TestSupport"]),
         .testTarget(name: "HyperTreeTests", dependencies: ["HyperTree", "TestSupport"]),
         .testTarget(name: "NostrRelayTests", dependencies: ["NostrRelay", "TestSupport"]),
-        .testTarget(name: "TokenServiceTests", dependencies: ["TokenService", "TestSupport"]),
+        .testTarget(
+            name: "TokenServiceTests",
+            dependencies: [
+                "TokenService", "PeerProtocol", "TestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(name: "PeerProtocolTests", dependencies: ["PeerProtocol", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "Telemetry", "TestSupport"]),
         .testTarget(name: "SwarmTransportTests", dependencies: ["SwarmTransport", "TestSupport"]),

@@ -1,1 +1,0 @@
-// Tests for TokenService: filled by its issue.
