@@ -88,7 +88,10 @@ let package = Package(
         .testTarget(name: "HyperTreeTests", dependencies: ["HyperTree", "TestSupport"]),
         .testTarget(name: "NostrRelayTests", dependencies: ["NostrRelay", "TestSupport"]),
         .testTarget(name: "TokenServiceTests", dependencies: ["TokenService", "TestSupport"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["Telemetry", .product(name: "MetricsTestKit", package: "swift-metrics")]
+        ),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "Telemetry", "TestSupport"]),
         .testTarget(name: "SwarmTransportTests", dependencies: ["SwarmTransport", "TestSupport"]),
     ]
