@@ -49,8 +49,7 @@ extension DispatcherCore {
         guard let j = jobs[job], j.phase == .running else { throw .unknownJob(job) }
         guard attempt == j.attempt else { throw .staleAttempt(job, attempt: attempt, current: j.attempt) }
         let t = now.nanoseconds
-        let slot = j.slot
-        peers[Int(slot)].inFlight -= 1
+        let slot = detach(job)
         switch outcome {
         case .completed:
             peerSucceeded(slot, latencyMs: Double(t &- j.attemptStart) / 1e6, now: t)
@@ -75,8 +74,7 @@ extension DispatcherCore {
         guard let j = jobs[job] else { throw .unknownJob(job) }
         guard j.phase == .running else { return }  // queued: already waiting for a candidate
         let t = now.nanoseconds
-        let slot = j.slot
-        peers[Int(slot)].inFlight -= 1
+        let slot = detach(job)
         peers[Int(slot)].displaced &+= 1
         effects.append(.stop(job: job, attempt: j.attempt, target: target(slot), reason: reason))
         if reason.countsAsFailure {
@@ -97,8 +95,7 @@ extension DispatcherCore {
         guard let j = jobs[job] else { throw .unknownJob(job) }
         let t = now.nanoseconds
         if j.phase == .running {
-            let slot = j.slot
-            peers[Int(slot)].inFlight -= 1
+            let slot = detach(job)
             refreshPosition(slot)
             effects.append(.stop(job: job, attempt: j.attempt, target: target(slot), reason: .peerReleased))
         } else {
@@ -193,6 +190,16 @@ extension DispatcherCore {
         return a
     }
 
+    /// Takes a running job off its peer (frees the slot; the heap is refreshed by the caller) and returns the slot.
+    /// A detached job is invisible to `displaceJobs`, so nested failover never handles it twice.
+    mutating func detach(_ job: JobID) -> Int32 {
+        let slot = jobs[job]!.slot
+        jobs[job]!.phase = .detached
+        jobs[job]!.slot = -1
+        peers[Int(slot)].inFlight -= 1
+        return slot
+    }
+
     /// After a failure: another attempt if any remain, else the job fails.
     mutating func retryOrFail(_ job: JobID, excluding slot: Int32, now: Int64, _ effects: inout [DispatchEffect]) {
         let j = jobs[job]!
@@ -223,8 +230,9 @@ extension DispatcherCore {
         for (id, j) in jobs where j.phase == .running && j.slot == slot { moving.append(id) }
         moving.sort()
         for id in moving {
-            let j = jobs[id]!
-            peers[Int(slot)].inFlight -= 1
+            // An earlier reroute in this loop may have touched the job (it cannot have, but stay safe).
+            guard let j = jobs[id], j.phase == .running, j.slot == slot else { continue }
+            _ = detach(id)
             peers[Int(slot)].displaced &+= 1
             effects.append(.stop(job: id, attempt: j.attempt, target: target(slot), reason: reason))
             reroute(id, excluding: slot, now: now, &effects)

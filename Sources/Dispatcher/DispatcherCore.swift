@@ -32,7 +32,11 @@ struct PeerRecord: Sendable {
     var displaced: UInt64 = 0
 }
 
-enum JobPhase: Sendable { case queued, running }
+enum JobPhase: Sendable {
+    case queued, running
+    /// Taken off its peer, about to be rerouted or finished (never seen between calls).
+    case detached
+}
 
 struct JobRecord: Sendable {
     var request: JobRequest
