@@ -10,12 +10,17 @@ public struct PeerID: Hashable, Sendable, Codable, CustomStringConvertible, Expr
     public static let gateway = PeerID("gateway")
 }
 
-/// A job id, unique per gateway process (a counter; never the client's subscription id, which collides).
+/// A job id, unique per gateway process (never the client's subscription id, which collides).
+///
+/// Opaque: the high 40 bits are an admission sequence number that never repeats (so ids order by
+/// admission), the low 24 bits locate the record inside the dispatcher.
 public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var rawValue: UInt64
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     public static func < (a: JobID, b: JobID) -> Bool { a.rawValue < b.rawValue }
-    public var description: String { "job-\(rawValue)" }
+    /// Admission sequence number (1, 2, 3... by default).
+    public var sequence: UInt64 { rawValue >> 24 }
+    public var description: String { "job-\(sequence)" }
 }
 
 /// Where a job runs.

@@ -12,10 +12,11 @@ extension DispatcherCore {
             counters.rejectedBackpressure &+= 1
             throw .backpressure(queued: queuedLive)
         }
-        let id = JobID(nextJob)
-        nextJob &+= 1
+        guard let id = jobs.insert(JobRecord(request: request, admittedAt: t, queuedAt: t)) else {
+            counters.rejectedBackpressure &+= 1
+            throw .backpressure(queued: queuedLive)
+        }
         counters.admitted &+= 1
-        jobs[id] = JobRecord(request: request, admittedAt: t, queuedAt: t)
         if let slot {
             return .started(start(id, on: slot, now: t, &effects))
         }
@@ -28,17 +29,16 @@ extension DispatcherCore {
     public mutating func recordResult(job: JobID, attempt: UInt32, cursor: ResumeCursor, now: Moment)
         -> ResultVerdict
     {
-        guard var j = jobs[job], j.phase == .running else { return .unknownJob }
-        guard attempt == j.attempt else { return .staleAttempt }
-        if let limit = j.request.limit, j.delivered >= limit { return .limitReached }
-        if let c = j.cursor, !c.comesBefore(createdAt: cursor.createdAt, eventID: cursor.eventID) {
+        guard let i = jobs.index(job), jobs[slot: i].phase == .running else { return .unknownJob }
+        guard attempt == jobs[slot: i].attempt else { return .staleAttempt }
+        if let limit = jobs[slot: i].request.limit, jobs[slot: i].delivered >= limit { return .limitReached }
+        if let c = jobs[slot: i].cursor, !c.comesBefore(createdAt: cursor.createdAt, eventID: cursor.eventID) {
             counters.duplicatesDropped &+= 1
             return .duplicate
         }
-        j.cursor = cursor
-        j.delivered += 1
-        j.lastProgress = now.nanoseconds
-        jobs[job] = j
+        jobs[slot: i].cursor = cursor
+        jobs[slot: i].delivered += 1
+        jobs[slot: i].lastProgress = now.nanoseconds
         return .forward
     }
 
@@ -46,20 +46,22 @@ extension DispatcherCore {
     public mutating func acknowledge(
         job: JobID, attempt: UInt32, outcome: JobOutcome, now: Moment, _ effects: inout [DispatchEffect]
     ) throws(DispatchError) {
-        guard let j = jobs[job], j.phase == .running else { throw .unknownJob(job) }
-        guard attempt == j.attempt else { throw .staleAttempt(job, attempt: attempt, current: j.attempt) }
+        guard let i = jobs.index(job), jobs[slot: i].phase == .running else { throw .unknownJob(job) }
+        let current = jobs[slot: i].attempt
+        guard attempt == current else { throw .staleAttempt(job, attempt: attempt, current: current) }
         let t = now.nanoseconds
+        let started = jobs[slot: i].attemptStart
         let slot = detach(job)
         switch outcome {
         case .completed:
-            peerSucceeded(slot, latencyMs: Double(t &- j.attemptStart) / 1e6, now: t)
+            peerSucceeded(slot, latencyMs: Double(t &- started) / 1e6, now: t)
             finish(job, .completed, now: t, &effects)
         case .rejected(let reason):
             refreshPosition(slot)
             finish(job, .failed(.rejected(reason)), now: t, &effects)
         case .failed(let reason):
-            jobs[job]!.lastFailure = reason
-            jobs[job]!.failures += 1
+            jobs[slot: i].lastFailure = reason
+            jobs[slot: i].failures += 1
             peerFailed(slot, now: t, &effects)
             retryOrFail(job, excluding: slot, now: t, &effects)
         }
@@ -78,8 +80,9 @@ extension DispatcherCore {
         peers[Int(slot)].displaced &+= 1
         effects.append(.stop(job: job, attempt: j.attempt, target: target(slot), reason: reason))
         if reason.countsAsFailure {
-            jobs[job]!.lastFailure = reason.rawValue
-            jobs[job]!.failures += 1
+            let i = jobs.index(job)!
+            jobs[slot: i].lastFailure = reason.rawValue
+            jobs[slot: i].failures += 1
             if reason != .peerFailed { peers[Int(slot)].latency.add(Double(t &- j.attemptStart) / 1e6) }
             peerFailed(slot, now: t, &effects)
             retryOrFail(job, excluding: slot, now: t, &effects)
@@ -119,10 +122,13 @@ extension DispatcherCore {
             }
         }
         var timedOut: [JobID] = []
-        for (id, j) in jobs where j.phase == .running && t &- max(j.lastProgress, j.attemptStart) > attemptTimeoutNs {
-            timedOut.append(id)
+        for id in jobs.liveIDs {
+            let j = jobs[slot: jobs.index(id)!]
+            if j.phase == .running && t &- max(j.lastProgress, j.attemptStart) > attemptTimeoutNs {
+                timedOut.append(id)
+            }
         }
-        for id in timedOut.sorted() {
+        for id in timedOut {
             // A job may have moved while handling an earlier one; re-check.
             guard let j = jobs[id], j.phase == .running, t &- max(j.lastProgress, j.attemptStart) > attemptTimeoutNs
             else { continue }
@@ -149,7 +155,7 @@ extension DispatcherCore {
     /// Ends every job (failed: shutdown).
     public mutating func shutdown(now: Moment, _ effects: inout [DispatchEffect]) {
         let t = now.nanoseconds
-        for id in jobs.keys.sorted() {
+        for id in jobs.liveIDs {
             let j = jobs[id]!
             if j.phase == .running {
                 peers[Int(j.slot)].inFlight -= 1
@@ -171,13 +177,13 @@ extension DispatcherCore {
 
     /// Starts a new attempt of `job` on `slot`.
     mutating func start(_ job: JobID, on slot: Int32, now: Int64, _ effects: inout [DispatchEffect]) -> Assignment {
-        var j = jobs[job]!
-        j.phase = .running
-        j.slot = slot
-        j.attempt &+= 1
-        j.attemptStart = now
-        j.lastProgress = now
-        jobs[job] = j
+        let i = jobs.index(job)!
+        jobs[slot: i].phase = .running
+        jobs[slot: i].slot = slot
+        jobs[slot: i].attempt &+= 1
+        jobs[slot: i].attemptStart = now
+        jobs[slot: i].lastProgress = now
+        let j = jobs[slot: i]
         peers[Int(slot)].inFlight += 1
         peers[Int(slot)].assigned &+= 1
         refreshPosition(slot)
@@ -193,9 +199,10 @@ extension DispatcherCore {
     /// Takes a running job off its peer (frees the slot; the heap is refreshed by the caller) and returns the slot.
     /// A detached job is invisible to `displaceJobs`, so nested failover never handles it twice.
     mutating func detach(_ job: JobID) -> Int32 {
-        let slot = jobs[job]!.slot
-        jobs[job]!.phase = .detached
-        jobs[job]!.slot = -1
+        let i = jobs.index(job)!
+        let slot = jobs[slot: i].slot
+        jobs[slot: i].phase = .detached
+        jobs[slot: i].slot = -1
         peers[Int(slot)].inFlight -= 1
         return slot
     }
@@ -215,9 +222,10 @@ extension DispatcherCore {
         if let next = pick(excluding: slot, now: now, &effects) {
             _ = start(job, on: next, now: now, &effects)
         } else {
-            jobs[job]!.phase = .queued
-            jobs[job]!.slot = -1
-            jobs[job]!.queuedAt = now
+            let i = jobs.index(job)!
+            jobs[slot: i].phase = .queued
+            jobs[slot: i].slot = -1
+            jobs[slot: i].queuedAt = now
             queue.pushFront(job)
             queuedLive += 1
         }
@@ -227,8 +235,10 @@ extension DispatcherCore {
     mutating func displaceJobs(of slot: Int32, reason: ReassignReason, now: Int64, _ effects: inout [DispatchEffect]) {
         guard peers[Int(slot)].inFlight > 0 else { return }
         var moving: [JobID] = []
-        for (id, j) in jobs where j.phase == .running && j.slot == slot { moving.append(id) }
-        moving.sort()
+        for id in jobs.liveIDs {
+            let j = jobs[slot: jobs.index(id)!]
+            if j.phase == .running && j.slot == slot { moving.append(id) }
+        }
         for id in moving {
             // An earlier reroute in this loop may have touched the job (it cannot have, but stay safe).
             guard let j = jobs[id], j.phase == .running, j.slot == slot else { continue }
@@ -242,7 +252,7 @@ extension DispatcherCore {
 
     /// Ends a job (exactly once: the record is removed).
     mutating func finish(_ job: JobID, _ resolution: JobResolution, now: Int64, _ effects: inout [DispatchEffect]) {
-        guard let j = jobs.removeValue(forKey: job) else { return }
+        guard let j = jobs.remove(job) else { return }
         switch resolution {
         case .completed: counters.completed &+= 1
         case .failed: counters.failed &+= 1
@@ -258,7 +268,7 @@ extension DispatcherCore {
             // Skip entries of jobs that ended while queued.
             var next: JobID?
             while let id = queue.popFront() {
-                if let j = jobs[id], j.phase == .queued {
+                if let i = jobs.index(id), jobs[slot: i].phase == .queued {
                     next = id
                     break
                 }

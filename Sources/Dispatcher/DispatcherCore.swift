@@ -73,10 +73,9 @@ public struct DispatcherCore: Sendable {
     var slotOf: [PeerID: Int32] = [:]
     var freeSlots: [Int32] = []
     var heap = CandidateHeap()
-    var jobs: [JobID: JobRecord] = [:]
+    var jobs: JobTable
     var queue = JobQueue()
     var queuedLive = 0
-    var nextJob: UInt64
     /// Earliest moment an open circuit becomes half-open (Int64.max: none open).
     var nextCircuitDeadline = Int64.max
     public internal(set) var counters = DispatcherCounters()
@@ -88,7 +87,7 @@ public struct DispatcherCore: Sendable {
     let circuitTimeoutNs: Int64
 
     /// - Parameters:
-    ///   - firstJobID: first job id handed out (ids then increase by one).
+    ///   - firstJobID: first sequence number of job ids (ids increase with admission order).
     public init(
         config: DispatcherConfig = .default, picker: CandidatePicker = .heap, now: Moment, firstJobID: UInt64 = 1
     ) throws(DispatchError) {
@@ -96,7 +95,7 @@ public struct DispatcherCore: Sendable {
         guard problems.isEmpty else { throw .invalidConfig(problems) }
         self.config = config
         self.picker = picker
-        nextJob = firstJobID
+        jobs = JobTable(firstSequence: firstJobID)
         heartbeatTimeoutNs = config.heartbeatTimeout.nanoseconds
         attemptTimeoutNs = config.attemptTimeout.nanoseconds
         queueTimeoutNs = config.queueTimeout.nanoseconds
@@ -112,7 +111,7 @@ public struct DispatcherCore: Sendable {
         peers.reserveCapacity(n + 1)
         slotOf.reserveCapacity(n + 1)
         heap.reserve(n + 1)
-        jobs.reserveCapacity(j)
+        jobs.reserve(j)
         queue.reserve(j)
     }
 

@@ -58,8 +58,8 @@ extension DispatcherCore {
         for id in queue.entries {
             if let j = jobs[id], j.phase == .queued { queued.append(job(id, j)) }
         }
-        let running = jobs.filter { $0.value.phase == .running }.sorted { $0.key < $1.key }.map {
-            job($0.key, $0.value)
+        let running = jobs.liveIDs.map { ($0, jobs[$0]!) }.filter { $0.1.phase == .running }.map {
+            job($0.0, $0.1)
         }
         var list: [DispatcherSnapshot.Peer] = []
         for p in peers where p.live {

@@ -43,7 +43,12 @@ struct DispatcherCoreTests {
         for p in ["a", "b", "c"] { #expect(core.inFlight(of: PeerID(p)) == 3) }
         // Saturated: the next job waits in the queue.
         let queued = try core.assign(req("s9"), now: at(1), &fx)
-        #expect(queued == .queued(JobID(10), position: 0))
+        guard case .queued(let id, let position) = queued else {
+            Issue.record("expected the job to be queued")
+            return
+        }
+        #expect(position == 0)
+        #expect(id.sequence == 10)
         #expect(core.queuedCount == 1)
     }
 
@@ -54,11 +59,12 @@ struct DispatcherCoreTests {
         try core.register("a", now: at(0), &fx)
         let first = try #require(try core.assign(req(), now: at(0), &fx).assignment)
         let second = try core.assign(req(), now: at(0), &fx)
-        #expect(second == .queued(JobID(2), position: 0))
+        #expect(second.assignment == nil)
+        #expect(second.jobID.sequence == 2)
         fx = []
         try core.acknowledge(job: first.job, attempt: first.attempt, outcome: .completed, now: at(2), &fx)
         #expect(fx.finishes.map(\.0) == [first.job])
-        #expect(fx.starts.map(\.job) == [JobID(2)])
+        #expect(fx.starts.map(\.job) == [second.jobID])
         #expect(core.inFlight(of: "a") == 1)
     }
 
@@ -69,6 +75,20 @@ struct DispatcherCoreTests {
         var ids = Set<JobID>()
         for _ in 0..<50 { ids.insert(try core.assign(req("same"), now: at(0), &fx).jobID) }
         #expect(ids.count == 50)
+        // Slots are reused once jobs end, ids never are.
+        var reuse = try makeCore()
+        try reuse.register("a", now: at(0), &fx)
+        var seen = Set<JobID>()
+        for _ in 0..<200 {
+            fx = []
+            let p = try reuse.assign(req("same"), now: at(0), &fx)
+            #expect(seen.insert(p.jobID).inserted)
+            for a in fx.starts {
+                try reuse.acknowledge(job: a.job, attempt: a.attempt, outcome: .completed, now: at(0), &fx)
+            }
+        }
+        #expect(seen.count == 200)
+        #expect(reuse.jobCount == 0)
     }
 
     @Test("when every candidate is saturated the bounded queue pushes back")
@@ -98,7 +118,9 @@ struct DispatcherCoreTests {
         #expect(b.target == .peer("p"))
 
         var without = try makeCore()
-        #expect(try without.assign(req(), now: at(0), &fx) == .queued(JobID(1), position: 0))
+        let queued = try without.assign(req(), now: at(0), &fx)
+        #expect(queued.assignment == nil)
+        #expect(queued.jobID.sequence == 1)
     }
 
     @Test("the score is latency + failure + lag + in-flight terms with the configured weights")
