@@ -158,8 +158,9 @@ extension DispatcherCore {
         for id in jobs.liveIDs {
             let j = jobs[id]!
             if j.phase == .running {
-                peers[Int(j.slot)].inFlight -= 1
-                effects.append(.stop(job: id, attempt: j.attempt, target: target(j.slot), reason: .peerReleased))
+                let slot = detach(id)
+                refreshPosition(slot)
+                effects.append(.stop(job: id, attempt: j.attempt, target: target(slot), reason: .peerReleased))
             }
             finish(id, .failed(.shutdown), now: t, &effects)
         }

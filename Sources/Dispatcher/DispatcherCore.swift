@@ -257,20 +257,23 @@ public struct DispatcherCore: Sendable {
         if now >= nextCircuitDeadline { promoteHalfOpen(now: now) }
         switch picker {
         case .heap:
-            var removedExcluded = false
-            if excluded >= 0 && heap.contains(excluded) {
-                heap.remove(excluded)
-                removedExcluded = true
-            }
-            defer { if removedExcluded { refreshPosition(excluded) } }
-            while let top = heap.top {
+            while true {
+                // Peek past the excluded peer, then put it back before anything can recurse (marking a
+                // stale peer reroutes its jobs, and those may go to the excluded peer).
+                var removed = false
+                if excluded >= 0 && heap.contains(excluded) {
+                    heap.remove(excluded)
+                    removed = true
+                }
+                let top = heap.top
+                if removed { refreshPosition(excluded) }
+                guard let top else { return nil }
                 if isStale(peers[Int(top)], now: now) {
                     markStale(top, now: now, &effects)
                     continue
                 }
                 return top
             }
-            return nil
         case .linearScan:
             while true {
                 var best: Int32 = -1

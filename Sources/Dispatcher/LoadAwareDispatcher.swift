@@ -148,3 +148,12 @@ public final class LoadAwareDispatcher: JobDispatcher, @unchecked Sendable {
         }
     }
 }
+
+extension PeerHeartbeat {
+    /// The dispatcher's view of a worker's load report (its replica lag and self-measured latency).
+    public init(_ report: PeerLoadReport) {
+        self.init(
+            peer: PeerID(report.peerID), replicaLagBlocks: max(0, report.replicaLagBlocks),
+            reportedLatencyMs: report.latencyMs.isFinite && report.latencyMs >= 0 ? report.latencyMs : nil)
+    }
+}
