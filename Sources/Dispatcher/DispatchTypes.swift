@@ -166,8 +166,9 @@ public enum DispatchEffect: Sendable, Hashable {
     case start(Assignment)
     /// Tell the target of this attempt to stop: its results are no longer accepted.
     case stop(job: JobID, attempt: UInt32, target: DispatchTarget, reason: ReassignReason)
-    /// The job ended (exactly once per job): tell the client (EOSE, CLOSED) as appropriate.
-    case finished(job: JobID, request: JobRequest, resolution: JobResolution)
+    /// The job ended (exactly once per job): tell the client (EOSE, CLOSED) as appropriate. `elapsed` is the
+    /// time since the job was admitted.
+    case finished(job: JobID, request: JobRequest, resolution: JobResolution, elapsed: Duration)
 }
 
 /// What `assign` decided.

@@ -259,7 +259,8 @@ extension DispatcherCore {
         case .failed: counters.failed &+= 1
         case .cancelled: counters.cancelled &+= 1
         }
-        effects.append(.finished(job: job, request: j.request, resolution: resolution))
+        effects.append(
+            .finished(job: job, request: j.request, resolution: resolution, elapsed: .nanoseconds(now &- j.admittedAt)))
     }
 
     /// Gives free slots to queued jobs, front first.

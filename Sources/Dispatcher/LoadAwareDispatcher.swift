@@ -133,16 +133,22 @@ public final class LoadAwareDispatcher: JobDispatcher, @unchecked Sendable {
                         jobID: a.job.rawValue, action: action, target: a.target.description, queueDepth: queueDepth))
             case .stop:
                 continue
-            case .finished(let job, _, let resolution):
+            case .finished(let job, _, let resolution, let elapsed):
+                let ns = elapsed.nanoseconds
                 switch resolution {
                 case .completed:
-                    bus.publish(DispatchDecision(jobID: job.rawValue, action: .completed, queueDepth: queueDepth))
+                    bus.publish(
+                        DispatchDecision(
+                            jobID: job.rawValue, action: .completed, queueDepth: queueDepth, jobNanoseconds: ns))
                 case .cancelled:
-                    bus.publish(DispatchDecision(jobID: job.rawValue, action: .cancelled, queueDepth: queueDepth))
+                    bus.publish(
+                        DispatchDecision(
+                            jobID: job.rawValue, action: .cancelled, queueDepth: queueDepth, jobNanoseconds: ns))
                 case .failed(let f):
                     bus.publish(
                         DispatchDecision(
-                            jobID: job.rawValue, action: .failed, reason: f.description, queueDepth: queueDepth))
+                            jobID: job.rawValue, action: .failed, reason: f.description, queueDepth: queueDepth,
+                            jobNanoseconds: ns))
                 }
             }
         }

@@ -25,7 +25,7 @@ extension Array where Element == DispatchEffect {
     }
     var finishes: [(JobID, JobResolution)] {
         compactMap {
-            if case .finished(let j, _, let r) = $0 { return (j, r) }
+            if case .finished(let j, _, let r, _) = $0 { return (j, r) }
             return nil
         }
     }

@@ -30,8 +30,13 @@ struct LoadAwareDispatcherTests {
         _ = try d.cancel(job: second.jobID)
         bus.finish()
         var actions: [DispatchDecision.Action] = []
-        for await e in decisions { actions.append(e.action) }
+        var completedNs: Int64?
+        for await e in decisions {
+            actions.append(e.action)
+            if e.action == .completed { completedNs = e.jobNanoseconds }
+        }
         #expect(actions == [.assignedLocal, .queued, .rejected, .completed, .assignedLocal, .cancelled])
+        #expect(completedNs == 30_000_000)
     }
 
     @Test("the contract works from many tasks at once and the books balance")

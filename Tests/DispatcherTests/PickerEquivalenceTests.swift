@@ -86,7 +86,7 @@ struct PickerEquivalenceTests {
                     running.removeAll { $0.job == a.job }
                     running.append(a)
                     starts += 1
-                case .stop(let job, _, _, _), .finished(let job, _, _):
+                case .stop(let job, _, _, _), .finished(let job, _, _, _):
                     running.removeAll { $0.job == job }
                 }
             }

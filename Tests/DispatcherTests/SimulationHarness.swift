@@ -336,11 +336,15 @@ final class Simulation {
                 } else {
                     violation("\(job): stop for attempt \(attempt) that is not active")
                 }
-            case .finished(let job, _, let resolution):
+            case .finished(let job, _, let resolution, let elapsed):
                 finishCount[job, default: 0] += 1
                 if let c = current[job] {
                     // Ended without a stop: only legitimate right after its own acknowledgement.
                     violation("\(job) finished while attempt \(c.attempt) still active on \(c.target)")
+                }
+                let expectedElapsed = now - (admittedAt[job] ?? now)
+                if abs(Double(elapsed.nanoseconds) / 1e9 - expectedElapsed) > 1e-6 {
+                    violation("\(job): elapsed \(elapsed) but admitted \(expectedElapsed) s ago")
                 }
                 verifyContent(job, resolution)
             }
