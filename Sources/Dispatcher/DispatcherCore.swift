@@ -63,6 +63,10 @@ public struct DispatcherCounters: Sendable, Hashable, Codable {
     public var cancelled: UInt64 = 0
     public var rejectedBackpressure: UInt64 = 0
     public var duplicatesDropped: UInt64 = 0
+    /// Times a peer's circuit opened (including failed half-open probes).
+    public var circuitsOpened: UInt64 = 0
+    /// Times a peer was found silent for longer than `heartbeatTimeout`.
+    public var peersMarkedStale: UInt64 = 0
     public init() {}
 }
 
@@ -299,6 +303,7 @@ public struct DispatcherCore: Sendable {
 
     mutating func markStale(_ slot: Int32, now: Int64, _ effects: inout [DispatchEffect]) {
         peers[Int(slot)].stale = true
+        counters.peersMarkedStale &+= 1
         heap.remove(slot)
         displaceJobs(of: slot, reason: .heartbeatStale, now: now, &effects)
     }
@@ -327,6 +332,7 @@ public struct DispatcherCore: Sendable {
         var open = peers[i].consecutiveFailures >= config.circuitBreakerThreshold
         if case .halfOpen = peers[i].circuit { open = true }
         if open {
+            counters.circuitsOpened &+= 1
             let until = now &+ circuitTimeoutNs
             peers[i].circuit = .open(until: Moment(nanoseconds: until))
             nextCircuitDeadline = min(nextCircuitDeadline, until)

@@ -3,7 +3,9 @@
 ///
 /// Every mutating call returns the side effects the caller must carry out, in order: `.start` (send the
 /// job, resuming after the cursor), `.stop` (tell a peer to stop; its later results are fenced off) and
-/// `.finished` (exactly once per job). A job holds its slot until its outcome is acknowledged.
+/// `.finished` (exactly once per job). A job holds its slot until its outcome is acknowledged. If a call throws
+/// after the dispatcher had to act (e.g. it found a stale peer and moved its jobs), those effects are returned
+/// first by the next call that succeeds (`tick()` always does).
 public protocol JobDispatcher: AnyObject, Sendable {
     /// Adds a peer (or refreshes a known one) with an optional concurrency cap.
     func register(peer: PeerID, maxConcurrent: Int?) throws(DispatchError) -> [DispatchEffect]

@@ -4,9 +4,13 @@ import Telemetry
 /// The ``JobDispatcher``: a ``DispatcherCore`` behind a lock, reading time from a ``DispatcherClock`` and
 /// publishing a ``DispatchDecision`` per decision on an optional ``TelemetryBus`` (after the lock is released).
 public final class LoadAwareDispatcher: JobDispatcher, @unchecked Sendable {
-    // Invariant: `core` is only read or written while `lock` is held; no callback runs under the lock.
+    // Invariant: `core` and `carried` are only read or written while `lock` is held; no callback runs under
+    // the lock.
     private let lock = NSLock()
     private var core: DispatcherCore
+    /// Effects produced by a call that then threw (for example a stale peer found while a job was refused);
+    /// they are returned, first, by the next call that succeeds.
+    private var carried: [DispatchEffect] = []
     private let clock: any DispatcherClock
     private let telemetry: (any TelemetryBus)?
 
@@ -24,20 +28,23 @@ public final class LoadAwareDispatcher: JobDispatcher, @unchecked Sendable {
     private func run(_ body: (inout DispatcherCore, Moment, inout [DispatchEffect]) throws(DispatchError) -> Void)
         throws(DispatchError) -> [DispatchEffect]
     {
-        var effects: [DispatchEffect] = []
         lock.lock()
+        var effects: [DispatchEffect] = []
+        if !carried.isEmpty { swap(&effects, &carried) }
+        let already = effects.count
         let now = clock.now()
         do throws(DispatchError) {
             try body(&core, now, &effects)
         } catch {
+            carried = effects
             let depth = core.queuedCount
             lock.unlock()
-            publish(effects, queueDepth: depth)
+            publish(effects[already...], queueDepth: depth)
             throw error
         }
         let depth = core.queuedCount
         lock.unlock()
-        publish(effects, queueDepth: depth)
+        publish(effects[already...], queueDepth: depth)
         return effects
     }
 
@@ -121,7 +128,7 @@ public final class LoadAwareDispatcher: JobDispatcher, @unchecked Sendable {
         return body(core)
     }
 
-    private func publish(_ effects: [DispatchEffect], queueDepth: Int) {
+    private func publish(_ effects: ArraySlice<DispatchEffect>, queueDepth: Int) {
         guard let bus = telemetry, !effects.isEmpty else { return }
         for effect in effects {
             switch effect {

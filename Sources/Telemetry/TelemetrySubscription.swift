@@ -3,11 +3,18 @@ import Foundation
 /// An open subscription to one event type: an `AsyncSequence` of events, for a single consuming task.
 ///
 /// Iteration ends (returns `nil`) after ``cancel()``, after the bus is finished and its buffer is drained, or
-/// when the iterating task is cancelled. Events that arrive while the buffer is full are dropped according to
+/// when the iterating task is cancelled. The subscription also ends when the last copy of it and of its
+/// iterators is released, so an abandoned subscription does not keep buffering. Events that arrive while the buffer is full are dropped according to
 /// the subscription's ``TelemetryDropPolicy`` and counted in ``droppedCount``.
 public struct TelemetrySubscription<Event: TelemetryEvent>: AsyncSequence, Sendable {
     public typealias Element = Event
     let box: SubscriberBox<Event>
+    let lifetime: SubscriptionLifetime
+
+    init(box: SubscriberBox<Event>) {
+        self.box = box
+        lifetime = SubscriptionLifetime(box)
+    }
 
     /// Events dropped so far because this subscriber was too slow.
     public var droppedCount: UInt64 { box.counters().dropped }
@@ -17,11 +24,12 @@ public struct TelemetrySubscription<Event: TelemetryEvent>: AsyncSequence, Senda
     /// Ends the subscription; buffered events are discarded and the iterator returns `nil`.
     public func cancel() { box.terminate(discardBuffer: true) }
 
-    public func makeAsyncIterator() -> Iterator { Iterator(box: box) }
+    public func makeAsyncIterator() -> Iterator { Iterator(box: box, lifetime: lifetime) }
 
     /// The iterator. Use it from one task at a time: a second concurrent waiter receives `nil`.
     public struct Iterator: AsyncIteratorProtocol {
         let box: SubscriberBox<Event>
+        let lifetime: SubscriptionLifetime
 
         public mutating func next() async -> Event? {
             switch box.poll() {
@@ -37,6 +45,13 @@ public struct TelemetrySubscription<Event: TelemetryEvent>: AsyncSequence, Senda
             }
         }
     }
+}
+
+/// Ends the subscription when the last sequence or iterator holding it goes away.
+final class SubscriptionLifetime: Sendable {
+    let box: any AnySubscriber
+    init(_ box: any AnySubscriber) { self.box = box }
+    deinit { box.terminate(discardBuffer: true) }
 }
 
 /// Type-erased view the bus keeps of each subscriber.

@@ -95,3 +95,24 @@ struct LoadAwareDispatcherTests {
         #expect(d.snapshot().inFlight.isEmpty)
     }
 }
+
+@Suite("LoadAwareDispatcher: effects of a failed call are not lost")
+struct CarriedEffectsTests {
+    @Test("a stale peer found while a job is refused: its moves come back with the next call")
+    func carried() throws {
+        var config = DispatcherConfig()
+        config.gatewayIsCandidate = false
+        config.maxQueuedJobs = 0
+        let clock = VirtualClock()
+        let d = try LoadAwareDispatcher(config: config, clock: clock)
+        _ = try d.register(peer: "a", maxConcurrent: 2)
+        let (first, _) = try d.assign(req())
+        let job = first.jobID
+        clock.advance(by: .seconds(31))
+        #expect(throws: DispatchError.self) { try d.assign(req()) }
+        let fx = d.tick()
+        #expect(fx.stops.map(\.0) == [job])
+        #expect(fx.stops.map(\.2) == [.heartbeatStale])
+        #expect(d.tick().stops.isEmpty)  // returned once, not again
+    }
+}

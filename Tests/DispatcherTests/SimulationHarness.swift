@@ -69,6 +69,7 @@ final class Simulation {
         for (job, _) in expected where finishCount[job] == nil { violation("\(job) never ended") }
         for (job, n) in finishCount where n != 1 { violation("\(job) ended \(n) times") }
         let counters = dispatcher.snapshot().counters
+        report.counters = counters
         report.reassignments = Int(counters.reassignments)
         report.duplicatesDropped = Int(counters.duplicatesDropped)
         return report
@@ -237,7 +238,7 @@ final class Simulation {
     func behaviour(_ t: DispatchTarget) -> (Double, Double) {
         guard case .peer(let id) = t, let i = indexOf[id] else { return (scenario.gatewayDelayMs / 1000, 0) }
         let p = peers[i]
-        let spike = now < p.spikeUntil ? 20.0 : 1.0
+        let spike = now < p.spikeUntil ? scenario.spikeFactor : 1.0
         return (p.delayMs * spike / 1000, p.failProbability)
     }
 
@@ -328,7 +329,8 @@ final class Simulation {
                     violation("\(a.job): cursor does not match last delivered")
                 }
                 startRun(a)
-            case .stop(let job, let attempt, let target, _):
+            case .stop(let job, let attempt, let target, let reason):
+                report.stops[reason, default: 0] += 1
                 stopped.insert(key(job, attempt))
                 if let c = current[job], c.attempt == attempt {
                     current[job] = nil

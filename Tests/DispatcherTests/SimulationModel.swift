@@ -23,8 +23,9 @@ struct SimScenario: Sendable {
     var failingProbability = 0.8
     /// Probability that a healthy peer fails a job.
     var backgroundFailure = 0.01
-    /// Latency spikes (x20) per minute across all peers.
+    /// Latency spikes per minute across all peers, and how much slower a spiking peer gets.
     var spikesPerMinute = 0.0
+    var spikeFactor = 20.0
     /// Peers leaving, crashing and joining per minute.
     var churnPerMinute = 0.0
     /// Peers whose heartbeats stop (they keep working) per minute.
@@ -130,6 +131,9 @@ struct SimReport {
     var completionSeconds: [Double] = []
     var completedBy: [String: Int] = [:]
     var violations: [String] = []
+    /// Why attempts were stopped, by reason.
+    var stops: [ReassignReason: Int] = [:]
+    var counters = DispatcherCounters()
 
     func percentile(_ p: Double) -> Double {
         guard !completionSeconds.isEmpty else { return 0 }

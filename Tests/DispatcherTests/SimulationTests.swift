@@ -9,10 +9,13 @@ enum SimScenarios {
 
         var spikes = SimScenario(name: "latency spikes", seed: seed)
         spikes.spikesPerMinute = 12
+        spikes.spikeFactor = 100
         spikes.config.attemptTimeout = .seconds(5)
 
         var failing = SimScenario(name: "failing peers", seed: seed)
         failing.failingPeers = 4
+        failing.failingProbability = 1  // broken peers: their circuits must open
+        failing.arrivalsPerSecond = 30
 
         var churn = SimScenario(name: "churn", seed: seed)
         churn.churnPerMinute = 20
@@ -79,10 +82,20 @@ struct SimulationTests {
     @Test("failures and disruptions actually happen in the scenarios (the properties are not vacuous)")
     func scenariosExerciseFailover() throws {
         let scenarios = SimScenarios.all(seed: 1)
+        let spikes = try Simulation(scenarios[1]).run()
+        #expect(spikes.stops[.attemptTimeout, default: 0] > 0)
         let failing = try Simulation(scenarios[2]).run()
         #expect(failing.reassignments > 20)
+        #expect(failing.counters.circuitsOpened > 0)
+        let churn = try Simulation(scenarios[3]).run()
+        #expect(churn.stops[.peerReleased, default: 0] > 0)
+        #expect(churn.stops[.heartbeatStale, default: 0] > 0)  // crashed peers
+        let stale = try Simulation(scenarios[4]).run()
+        #expect(stale.stops[.heartbeatStale, default: 0] > 0)
+        #expect(stale.counters.peersMarkedStale > 0)
+        #expect(stale.stops[.replicaLag, default: 0] > 0)
         let revocation = try Simulation(scenarios[5]).run()
-        #expect(revocation.reassignments > 0)
+        #expect(revocation.stops[.tokenRevoked, default: 0] > 0)
         #expect(revocation.staleResultsFenced > 0)
         let saturated = try Simulation(scenarios[6]).run()
         #expect(saturated.rejected > 0)

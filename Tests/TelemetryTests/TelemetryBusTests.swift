@@ -143,3 +143,36 @@ struct TelemetryBusTests {
         #expect(sub.bufferedCount == 64)
     }
 }
+
+@Suite("Telemetry subscription lifetime")
+struct TelemetrySubscriptionLifetimeTests {
+    @Test("an abandoned subscription is unregistered and stops buffering")
+    func abandoned() {
+        let bus = InProcessTelemetryBus()
+        do {
+            let sub = bus.subscribe(TokenEvent.self, bufferSize: 4)
+            #expect(bus.stats.subscribers == 1)
+            _ = sub.bufferedCount
+        }
+        #expect(bus.stats.subscribers == 0)
+        bus.publish(TokenEvent(action: .issued, peerID: "p"))
+        #expect(bus.stats.delivered == 0)
+    }
+
+    @Test("iterating an inline subscription keeps it alive until the loop ends")
+    func inlineLoop() async {
+        let bus = InProcessTelemetryBus()
+        let task = Task { () -> Int in
+            var n = 0
+            for await _ in bus.subscribe(TokenEvent.self, bufferSize: 16) {
+                n += 1
+                if n == 3 { break }
+            }
+            return n
+        }
+        for _ in 0..<1000 where bus.stats.subscribers == 0 { await Task.yield() }
+        for i in 0..<3 { bus.publish(TokenEvent(action: .issued, peerID: "p\(i)")) }
+        #expect(await task.value == 3)
+        #expect(bus.stats.subscribers == 0)
+    }
+}
