@@ -121,6 +121,10 @@ public enum ReassignReason: String, Sendable, Hashable, Codable {
     case replicaLag
     /// The peer's circuit opened.
     case circuitOpen
+    /// The client closed the subscription (only in `.stop`).
+    case clientClosed
+    /// The dispatcher is shutting down (only in `.stop`).
+    case shutdown
 
     /// Whether the reason is the peer misbehaving on this job (consumes an attempt, counts as a failure).
     public var countsAsFailure: Bool {

@@ -100,7 +100,7 @@ extension DispatcherCore {
         if j.phase == .running {
             let slot = detach(job)
             refreshPosition(slot)
-            effects.append(.stop(job: job, attempt: j.attempt, target: target(slot), reason: .peerReleased))
+            effects.append(.stop(job: job, attempt: j.attempt, target: target(slot), reason: .clientClosed))
         } else {
             queuedLive -= 1
         }
@@ -160,7 +160,7 @@ extension DispatcherCore {
             if j.phase == .running {
                 let slot = detach(id)
                 refreshPosition(slot)
-                effects.append(.stop(job: id, attempt: j.attempt, target: target(slot), reason: .peerReleased))
+                effects.append(.stop(job: id, attempt: j.attempt, target: target(slot), reason: .shutdown))
             }
             finish(id, .failed(.shutdown), now: t, &effects)
         }

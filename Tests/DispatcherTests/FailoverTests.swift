@@ -259,6 +259,7 @@ struct FailoverTests {
         fx = []
         try core.cancel(job: j.job, now: at(1), &fx)
         #expect(fx.finishes.map(\.1) == [.cancelled])
+        #expect(fx.stops.map(\.2) == [.clientClosed])
         #expect(throws: DispatchError.unknownJob(j.job)) { try core.cancel(job: j.job, now: at(1), &fx) }
         #expect(core.inFlight(of: "a") == 0)
     }
