@@ -84,6 +84,9 @@ public struct DispatcherConfig: Sendable, Equatable, Codable {
         ] where d <= .zero {
             problems.append("\(name) must be positive")
         }
+        if heartbeatTimeout < heartbeatInterval {
+            problems.append("heartbeatTimeout must be at least heartbeatInterval (a peer would go stale between beats)")
+        }
         return problems
     }
 }

@@ -80,7 +80,8 @@ final class SubscriberBox<Event: TelemetryEvent>: AnySubscriber, @unchecked Send
     private var delivered: UInt64 = 0
     private var dropped: UInt64 = 0
     let policy: TelemetryDropPolicy
-    /// Called once when the subscription ends, so the bus can forget it.
+    /// Called once when the subscription ends, so the bus can forget it. Set before the box is shared, then
+    /// only read under `lock`.
     var onTerminate: (@Sendable () -> Void)?
 
     init(capacity: Int, policy: TelemetryDropPolicy) {
