@@ -86,7 +86,9 @@ let package = Package(
             name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
         .executableTarget(
             name: "HyperTreeBench", dependencies: ["HyperTree", "LMDBKit"], path: "Benchmarks/HyperTreeBench"),
-        .executableTarget(name: "DispatcherBench", dependencies: ["Dispatcher"], path: "Benchmarks/DispatcherBench"),
+        .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
+        .executableTarget(
+            name: "DispatcherBench", dependencies: ["Dispatcher", "AllocationCounter"], path: "Benchmarks/DispatcherBench"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["HyperCrypto"], path: "Tests/TestSupport"),
@@ -104,7 +106,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PeerProtocolTests", dependencies: ["PeerProtocol", "TestSupport"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["Telemetry", .product(name: "MetricsTestKit", package: "swift-metrics")]
+        ),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "Telemetry", "TestSupport"]),
         .testTarget(name: "SwarmTransportTests", dependencies: ["SwarmTransport", "TestSupport"]),
     ]

@@ -1,1 +1,0 @@
-// Dispatcher: filled by its issue.

@@ -1,1 +1,0 @@
-// Tests for Dispatcher: filled by its issue.

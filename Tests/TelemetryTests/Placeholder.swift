@@ -1,1 +1,0 @@
-// Tests for Telemetry: filled by its issue.
