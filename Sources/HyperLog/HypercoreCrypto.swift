@@ -20,8 +20,10 @@ public enum HypercoreCrypto {
         return h.finalize()
     }
 
-    /// BLAKE2b-256(0x01 || u64le(sizeL + sizeR) || hashL || hashR).
-    public static func parentHash(_ left: TreeNode, _ right: TreeNode) -> [UInt8] {
+    /// BLAKE2b-256(0x01 || u64le(sizeL + sizeR) || hashL || hashR), L being the node with the lower index
+    /// (arguments may come in either order, as in hypercore-crypto).
+    public static func parentHash(_ a: TreeNode, _ b: TreeNode) -> [UInt8] {
+        let (left, right) = a.index <= b.index ? (a, b) : (b, a)
         var h = BLAKE2b()
         h.update(byte: parentType)
         h.update(uint64LE: left.size + right.size)
