@@ -194,8 +194,9 @@ public final class HyperLog: @unchecked Sendable {
             var batch = LogWriteBatch()
             var nodes: [TreeNode] = []
             nodes.reserveCapacity(blocks.count * 2)
-            for block in blocks {
-                let leaf = TreeNode.leaf(block: header.length, data: block)
+            let leafHashes = LeafHasher.hash(blocks)
+            for (k, block) in blocks.enumerated() {
+                let leaf = TreeNode(index: 2 * header.length, size: UInt64(block.count), hash: leafHashes[k])
                 batch.put(.blocks, LogKeys.u64(header.length), block)
                 nodes.append(leaf)
                 roots.append(leaf)

@@ -127,8 +127,13 @@ final class LMDBLogStorage: LogStorage, @unchecked Sendable {
                 for op in batch.ops {
                     switch op {
                     case .put(let t, let k, let v):
-                        try full(k).withUnsafeBytes { kb in
-                            try v.withUnsafeBytes { vb in try txn.put(tables[t.rawValue], key: kb, value: vb) }
+                        // Prefix the key in a stack buffer (no heap allocation per put).
+                        try withUnsafeTemporaryAllocation(byteCount: 4 + k.count, alignment: 1) { kb in
+                            kb.copyMemory(from: UnsafeRawBufferPointer(start: prefix, count: 4))
+                            k.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: kb[4...]).copyMemory(from: $0) }
+                            try v.withUnsafeBytes { vb in
+                                try txn.put(tables[t.rawValue], key: UnsafeRawBufferPointer(kb), value: vb)
+                            }
                         }
                     case .delete(let t, let k):
                         try txn.delete(tables[t.rawValue], key: full(k))
