@@ -15,7 +15,8 @@ extension HyperLog {
         guard request.hash == nil else { throw HyperLogError.unsupported("hash proofs") }
         guard request.seek == nil else { throw HyperLogError.unsupported("seek proofs") }
         let (header, identity) = lock.withLock { (state.header, state.identity) }
-        guard request.fork == header.fork else {
+        // A peer on an older fork can only be served a full upgrade from 0 (it then reorgs).
+        guard request.fork == header.fork || request.upgrade?.start == 0 else {
             throw HyperLogError.forkMismatch(expected: header.fork, got: request.fork)
         }
         let head = 2 * header.length
@@ -31,6 +32,9 @@ extension HyperLog {
         }
         if let b = request.block, b.index >= header.length {
             throw HyperLogError.outOfRange(index: b.index, length: header.length)
+        }
+        if let b = request.block, let u = request.upgrade, b.index >= u.start + u.length {
+            throw HyperLogError.invalidArgument("block \(b.index) lies beyond the requested upgrade")
         }
         if request.upgrade == nil && request.block == nil {
             throw HyperLogError.invalidArgument("request asks for neither a block nor an upgrade")
@@ -100,16 +104,24 @@ extension HyperLog {
                     header.manifestKnown = true
                 }
             }
-            guard proof.fork == header.fork || (header.length == 0 && proof.upgrade != nil) else {
+            // A newer fork with a full upgrade from 0 replaces our tree (the writer truncated): a reorg.
+            let reorg = proof.fork != header.fork && header.length > 0
+            guard
+                proof.fork == header.fork || (header.length == 0 && proof.upgrade != nil)
+                    || (proof.fork > header.fork && proof.upgrade?.start == 0)
+            else {
                 throw HyperLogError.forkMismatch(expected: header.fork, got: proof.fork)
             }
             var batchNodes: [TreeNode] = []
             let blockRoot = try ProofVerifier.verifyBlock(proof, nodes: &batchNodes)
-            var tree = TreeBatch(roots: state.roots, length: header.length, byteLength: header.byteLength)
+            var tree =
+                reorg
+                ? TreeBatch(roots: [], length: 0, byteLength: 0)
+                : TreeBatch(roots: state.roots, length: header.length, byteLength: header.byteLength)
             var unverified = blockRoot
             var upgraded = false
             if let u = proof.upgrade {
-                guard u.start == header.length else {
+                guard u.start == tree.length else {
                     throw HyperLogError.invalidProof("upgrade starts at \(u.start), log length is \(header.length)")
                 }
                 guard u.length > 0 else { throw HyperLogError.invalidProof("empty upgrade") }
@@ -123,7 +135,9 @@ extension HyperLog {
                 upgraded = true
             }
             if let u = unverified {
-                let trusted = try storage.read { try Self.readNode($0, u.index) }
+                let trusted =
+                    reorg
+                    ? tree.nodes.first { $0.index == u.index } : try storage.read { try Self.readNode($0, u.index) }
                 guard let trusted, trusted.hash == u.hash, trusted.size == u.size else {
                     throw HyperLogError.invalidProof("block does not hash to a trusted node (at \(u.index))")
                 }
@@ -133,8 +147,14 @@ extension HyperLog {
                 throw HyperLogError.outOfRange(index: b.index, length: newLength)
             }
             var batch = LogWriteBatch()
-            for n in batchNodes + tree.nodes { batch.put(.nodes, LogKeys.u64(n.index), n.stored) }
             var bitfield = state.bitfield
+            if reorg {
+                // Drop everything of the old fork; blocks are re-fetched (and re-verified) on demand.
+                for table in [LogTable.blocks, .nodes, .bitfield] { batch.deleteRange(table, from: [], to: nil) }
+                bitfield = Bitfield()
+                header.contiguousLength = 0
+            }
+            for n in batchNodes + tree.nodes { batch.put(.nodes, LogKeys.u64(n.index), n.stored) }
             if let b = proof.block {
                 batch.put(.blocks, LogKeys.u64(b.index), b.value)
                 bitfield.set(b.index, true)
@@ -154,7 +174,12 @@ extension HyperLog {
             if upgraded { state.roots = tree.roots }
             state.bitfield = bitfield
             var events: [LogEvent] = []
-            if upgraded { events.append(.appended(length: header.length, byteLength: header.byteLength)) }
+            if reorg {
+                state.truncations.append((header.fork, 0))
+                events.append(.truncated(length: header.length, fork: header.fork))
+            } else if upgraded {
+                events.append(.appended(length: header.length, byteLength: header.byteLength))
+            }
             if let b = proof.block { events.append(.downloaded(index: b.index)) }
             return (ApplyResult(block: proof.block?.index, upgradedTo: upgraded ? header.length : nil), events)
         }
@@ -166,12 +191,19 @@ extension HyperLog {
     @discardableResult
     public func update(from source: any ProofSource) async throws -> UInt64 {
         let remote = try await source.remoteLength()
+        let remoteFork = try await source.remoteFork()
         let (length, fork, needManifest) = lock.withLock {
             (state.header.length, state.header.fork, !state.header.manifestKnown)
         }
-        guard remote > length else { return length }
-        let request = ProofRequest(
-            fork: fork, upgrade: .init(start: length, length: remote - length), manifest: needManifest)
+        let request: ProofRequest
+        if let remoteFork, remoteFork > fork, length > 0, remote > 0 {
+            // The writer truncated: fetch its whole new tree and reorg.
+            request = ProofRequest(fork: fork, upgrade: .init(start: 0, length: remote), manifest: needManifest)
+        } else {
+            guard remote > length else { return length }
+            request = ProofRequest(
+                fork: fork, upgrade: .init(start: length, length: remote - length), manifest: needManifest)
+        }
         let proof = try await source.proof(for: request)
         try apply(proof)
         return self.length
@@ -244,5 +276,6 @@ public struct LocalProofSource: ProofSource {
     public let log: HyperLog
     public init(_ log: HyperLog) { self.log = log }
     public func remoteLength() async throws -> UInt64 { log.length }
+    public func remoteFork() async throws -> UInt64? { log.fork }
     public func proof(for request: ProofRequest) async throws -> Proof { try log.proof(for: request) }
 }

@@ -149,4 +149,35 @@ struct PropertyTests {
         }
         #expect(try replica.verify() > 0)
     }
+
+    @Test(
+        "a long-lived replica follows random appends and truncations (reorgs) through update and fetch",
+        arguments: [
+            UInt64(5), 6,
+        ])
+    func followWriter(seed: UInt64) async throws {
+        var rng = SeededGenerator(seed: seed)
+        let log = try HyperLog.create(
+            in: MemoryLogStorage(), keyPair: .generate(), mode: seed % 2 == 0 ? .compat : .manifest)
+        let source = LocalProofSource(log)
+        let replica = try HyperLog.replica(in: MemoryLogStorage(), key: log.key)
+        var counter = 0
+        for _ in 0..<40 {
+            if Int.random(in: 0..<4, using: &rng) == 0 && log.length > 0 {
+                try log.truncate(to: UInt64.random(in: 0..<log.length, using: &rng))
+            } else {
+                let batch = (0..<Int.random(in: 1...12, using: &rng)).map { _ -> [UInt8] in
+                    counter += 1
+                    return Array("f\(seed)-\(counter)".utf8)
+                }
+                try log.append(batch)
+            }
+            guard log.length > 0 else { continue }
+            try await replica.update(from: source)
+            #expect(replica.length == log.length && replica.fork == log.fork && replica.treeHash == log.treeHash)
+            let i = UInt64.random(in: 0..<log.length, using: &rng)
+            #expect(try await replica.fetch(i, from: source) == log.get(i))
+            #expect(try replica.verify() >= 1)
+        }
+    }
 }

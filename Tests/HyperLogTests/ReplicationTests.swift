@@ -196,4 +196,35 @@ struct ReplicationTests {
             ])
         await #expect(throws: HyperLogError.outOfRange(index: 99, length: 16)) { try await r.fetch(99, from: source) }
     }
+
+    @Test("after the writer truncates, a replica reorgs to the new fork through update and refuses old-fork proofs")
+    func reorgAfterTruncate() async throws {
+        let w = try writer(20)
+        let source = LocalProofSource(w)
+        let r = try HyperLog.replica(in: MemoryLogStorage(), key: w.key)
+        for i: UInt64 in [3, 12, 19] { _ = try await r.fetch(i, from: source) }
+        let oldProof = try w.proof(for: ProofRequest(fork: 0, block: .init(index: 5, nodes: try r.missingNodes(5))))
+        try w.truncate(to: 10)
+        try w.append(blocks(100..<105))
+        let events = r.events()
+        #expect(throws: HyperLogError.self) {
+            try w.proof(for: ProofRequest(fork: 0, block: .init(index: 5, nodes: 0)))
+        }
+        // A partial upgrade on the new fork is refused; the full one reorgs.
+        let partial = try w.proof(for: ProofRequest(fork: 1, upgrade: .init(start: 10, length: 5)))
+        #expect(throws: HyperLogError.forkMismatch(expected: 0, got: 1)) { try r.apply(partial) }
+        #expect(r.length == 20 && r.has(3))
+        #expect(try await r.update(from: source) == 15)
+        #expect(r.fork == 1 && r.treeHash == w.treeHash && !r.has(3) && r.contiguousLength == 0)
+        #expect(try await r.fetch(12, from: source) == Array("block-102".utf8))
+        #expect(try await r.fetch(3, from: source) == Array("block-3".utf8))
+        #expect(throws: HyperLogError.forkMismatch(expected: 1, got: 0)) { try r.apply(oldProof) }
+        var seen: [LogEvent] = []
+        for await e in events {
+            seen.append(e)
+            if seen.count == 3 { break }
+        }
+        #expect(seen == [.truncated(length: 15, fork: 1), .downloaded(index: 12), .downloaded(index: 3)])
+        #expect(try r.verify() == 2)
+    }
 }
