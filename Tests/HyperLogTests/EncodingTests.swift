@@ -94,4 +94,14 @@ struct EncodingTests {
         try log.clear(1..<2)
         #expect(throws: HyperLogError.blockNotAvailable(1)) { try log.withBlock(1) { $0.count } }
     }
+
+    @Test("the SignedLog contract drives a writer and a replica")
+    func contract() async throws {
+        let w: any SignedLog = try writer(0)
+        #expect(try w.append(blocks(0..<4)) == 4)
+        let r: any SignedLog = try HyperLog.replica(in: MemoryLogStorage(), key: w.key)
+        #expect(!r.isWritable && r.discoveryKey == HypercoreCrypto.discoveryKey(w.key))
+        #expect(try await r.fetch(2, from: LocalProofSource(w as! HyperLog)) == w.get(2))
+        #expect(r.length == 4 && r.has(2) && !r.has(1))
+    }
 }
