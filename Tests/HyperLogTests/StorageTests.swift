@@ -170,4 +170,17 @@ struct StorageTests {
         #expect(log.length == 0 && log.byteLength == 0 && log.roots.isEmpty && log.fork == 1)
         #expect(try log.node(0) == nil)
     }
+
+    @Test("a store opened with a tiny map grows it instead of failing when appends fill it")
+    func mapGrows() throws {
+        let dir = temporaryDirectory("grow")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try LMDBLogStore(path: dir, durable: false, initialMapSize: 1 << 20)
+        defer { store.close() }
+        let log = try HyperLog.create(in: try store.open(name: "grow"), keyPair: .generate())
+        let chunk = (0..<100).map { i in [UInt8](repeating: UInt8(i), count: 10_000) }
+        for _ in 0..<5 { try log.append(chunk) }
+        #expect(log.length == 500 && store.environment.currentMapSize > 4 << 20)
+        #expect(try log.verify() == 500)
+    }
 }
