@@ -6,7 +6,7 @@ struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "Append to, inspect or verify the gateway's signed log (LMDB store under --data).",
-        subcommands: [Append.self, Inspect.self, Verify.self])
+        subcommands: [Append.self, Inspect.self, Verify.self, Demo.self])
 
     struct Location: ParsableArguments {
         @Option(help: "Data directory holding the LMDB log store (created if missing).")
@@ -89,6 +89,29 @@ struct LogCommand: ParsableCommand {
             defer { store.close() }
             let checked = try log.verify()
             print("ok: signature valid for length \(log.length) (fork \(log.fork)); \(checked) blocks verified")
+        }
+    }
+
+    struct Demo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append a batch of sample blocks, verify the log, and replicate it into an in-memory replica.")
+
+        @OptionGroup var location: Location
+
+        @Option(help: "Blocks to append.")
+        var count: Int = 10
+
+        func run() async throws {
+            guard count > 0 && count <= 100_000 else { throw ValidationError("--count must be 1...100000") }
+            let (store, log) = try location.open()
+            defer { store.close() }
+            let start = log.length
+            let batch = (0..<count).map { i in Array("demo block \(start + UInt64(i))".utf8) }
+            try log.append(batch)
+            print(log.info)
+            print("verified \(try log.verify()) stored blocks against the signed tree")
+            let report = try await HyperLog.replicationCheck(of: log)
+            print(report)
         }
     }
 }

@@ -104,4 +104,13 @@ struct EncodingTests {
         #expect(try await r.fetch(2, from: LocalProofSource(w as! HyperLog)) == w.get(2))
         #expect(r.length == 4 && r.has(2) && !r.has(1))
     }
+
+    @Test("replicationCheck copies every stored block through encoded data messages")
+    func replicationCheck() async throws {
+        let log = try writer(30)
+        try log.clear(4..<6)
+        let report = try await HyperLog.replicationCheck(of: log)
+        #expect(report.contains("28 blocks sent") && report.contains("verified 28 blocks"))
+        #expect(try await HyperLog.replicationCheck(of: try writer(0)).contains("empty log"))
+    }
 }
