@@ -34,6 +34,7 @@ func rawAppend(durable: Bool) throws -> (Double, LMDBEnvironment, LMDBDatabase, 
     let env = try LMDBEnvironment(path: dir, options: o)
     let db = try env.database(named: "raw")
     var n: UInt64 = 0
+    sync()  // start from a clean page cache: no writeback of an earlier run competes with this one
     let t0 = now()
     for _ in 0..<batches {
         try env.write { txn in
@@ -51,6 +52,7 @@ func logAppend(durable: Bool) throws -> (Double, HyperLog, LMDBLogStore, String)
     let dir = freshDir("log")
     let store = try LMDBLogStore(path: dir, durable: durable, initialMapSize: 256 << 20)
     let log = try HyperLog.create(in: try store.open(name: "bench"), keyPair: .generate())
+    sync()  // start from a clean page cache: no writeback of an earlier run competes with this one
     let t0 = now()
     for _ in 0..<batches { try log.append(payload) }
     return (now() - t0, log, store, dir)
@@ -95,6 +97,16 @@ if CommandLine.arguments.count > 3 && CommandLine.arguments[3] == "cpu-only" {
     }
     exit(0)
 }
+if CommandLine.arguments.count > 3 && CommandLine.arguments[3] == "profile-raw" {
+    // Only raw LMDB puts without fsync (for a profiler).
+    for _ in 0..<5 {
+        let (t, env, _, dir) = try rawAppend(durable: false)
+        env.close()
+        try? FileManager.default.removeItem(atPath: dir)
+        print(String(format: "%.3f s", t))
+    }
+    exit(0)
+}
 if CommandLine.arguments.count > 3 && CommandLine.arguments[3] == "profile-append" {
     // Only HyperLog appends without fsync (for a profiler).
     for _ in 0..<5 {
@@ -119,6 +131,16 @@ for durable in [true, false] {
         let (lt, log, store, ldir) = try logAppend(durable: durable)
         rawTimes.append(rt)
         logTimes.append(lt)
+        if rawTimes.count == 1 {
+            let size = { (d: String) in
+                ((try? FileManager.default.attributesOfItem(atPath: d + "/data.mdb"))?[.size] as? Int ?? 0) / 1_000_000
+            }
+            let rawPages = try env.info().lastPage
+            let logPages = try store.environment.info().lastPage
+            print(
+                "  (\(durable ? "durable" : "no fsync") file: raw \(size(rdir)) MB / \(rawPages) pages, log \(size(ldir)) MB / \(logPages) pages)"
+            )
+        }
         if durable {
             // Random gets on the stores just written (copying each value out).
             let indices = (0..<gets).map { _ in UInt64.random(in: 0..<UInt64(total), using: &rng) }

@@ -154,7 +154,9 @@ extension HyperLog {
                 bitfield = Bitfield()
                 header.contiguousLength = 0
             }
-            for n in batchNodes + tree.nodes { batch.put(.nodes, LogKeys.u64(n.index), n.stored) }
+            var nodeWriter = NodeWriter(storage: storage, fresh: reorg)
+            for n in batchNodes + tree.nodes { try nodeWriter.put(n) }
+            nodeWriter.flush(into: &batch)
             if let b = proof.block {
                 batch.put(.blocks, LogKeys.u64(b.index), b.value)
                 bitfield.set(b.index, true)

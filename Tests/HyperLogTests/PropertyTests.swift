@@ -74,8 +74,14 @@ struct PropertyTests {
             case 6..<8 where !model.isEmpty:
                 let to = Int.random(in: 0...model.count, using: &rng)
                 let fork = log.fork
+                let oldLength = UInt64(model.count)
                 try log.truncate(to: UInt64(to))
                 #expect(log.fork == fork + 1)
+                // A writer keeps exactly the nodes whose whole span lies inside the new length.
+                for i in UInt64(0)..<(4 * oldLength + 4) {
+                    let inside = FlatTree.rightSpan(i) < 2 * UInt64(to)
+                    #expect((try log.node(i) != nil) == inside, "node \(i) after truncate \(oldLength) -> \(to)")
+                }
                 model.removeLast(model.count - to)
                 sizes.removeLast(sizes.count - to)
             case 8..<10 where !model.isEmpty:
