@@ -7,13 +7,17 @@ extension HyperLog {
         public var block: UInt64?
         /// The new length when the proof upgraded the log.
         public var upgradedTo: UInt64?
+        /// The verified tree node index, if the proof was a hash proof.
+        public var hash: UInt64? = nil
     }
 
     /// Answers a proof request from this log's stored nodes and blocks (like Hypercore's `MerkleTree.proof`).
-    /// Block + upgrade requests are served; `hash` and `seek` requests throw `unsupported`.
+    /// Block, hash (any tree node) and upgrade requests are served; `seek` requests throw `unsupported`.
     public func proof(for request: ProofRequest) throws -> Proof {
-        guard request.hash == nil else { throw HyperLogError.unsupported("hash proofs") }
         guard request.seek == nil else { throw HyperLogError.unsupported("seek proofs") }
+        guard request.block == nil || request.hash == nil else {
+            throw HyperLogError.invalidArgument("request asks for both a block and a hash")
+        }
         let (header, identity) = lock.withLock { (state.header, state.identity) }
         // A peer on an older fork can only be served a full upgrade from 0 (it then reorgs).
         guard request.fork == header.fork || request.upgrade?.start == 0 else {
@@ -30,14 +34,22 @@ extension HyperLog {
             from = 2 * u.start
             to = 2 * end
         }
-        if let b = request.block, b.index >= header.length {
-            throw HyperLogError.outOfRange(index: b.index, length: header.length)
+        // The node the proof starts from, its `nodes` count, and the last block it covers.
+        var target: (ProofBuilder.Target, nodes: UInt64, last: UInt64)?
+        if let b = request.block {
+            target = (.init(index: 2 * b.index, includeSelf: false), b.nodes, b.index)
+        } else if let h = request.hash {
+            guard h.index < (1 << 62) else { throw HyperLogError.invalidArgument("hash index \(h.index) too large") }
+            target = (.init(index: h.index, includeSelf: true), h.nodes, FlatTree.rightSpan(h.index) / 2)
         }
-        if let b = request.block, let u = request.upgrade, b.index >= u.start + u.length {
-            throw HyperLogError.invalidArgument("block \(b.index) lies beyond the requested upgrade")
+        if let t = target, t.last >= header.length {
+            throw HyperLogError.outOfRange(index: t.last, length: header.length)
         }
-        if request.upgrade == nil && request.block == nil {
-            throw HyperLogError.invalidArgument("request asks for neither a block nor an upgrade")
+        if let t = target, let u = request.upgrade, t.last >= u.start + u.length {
+            throw HyperLogError.invalidArgument("block \(t.last) lies beyond the requested upgrade")
+        }
+        if request.upgrade == nil && target == nil {
+            throw HyperLogError.invalidArgument("request asks for neither a block, a hash nor an upgrade")
         }
         return try storage.read { r in
             var b = ProofBuilder(node: { i in
@@ -45,16 +57,15 @@ extension HyperLog {
                 return n
             })
             var subTree = head
-            if let block = request.block, request.upgrade == nil || block.index < request.upgrade!.start {
-                subTree = try ProofBuilder.nodesToRoot(2 * block.index, block.nodes, to)
-                try b.blockProof(block.index, root: subTree)
-            } else if let block = request.block {
-                subTree = 2 * block.index
+            if let t = target, request.upgrade == nil || t.last < request.upgrade!.start {
+                subTree = try ProofBuilder.nodesToRoot(t.0.index, t.nodes, to)
+                try b.blockProof(t.0, root: subTree)
+            } else if let t = target {
+                subTree = t.0.index
             }
-            if let u = request.upgrade {
-                try b.upgradeProof(block: request.block?.index, from: from, to: to, subTree: subTree, additional: false)
+            if request.upgrade != nil {
+                try b.upgradeProof(block: target?.0, from: from, to: to, subTree: subTree, additional: false)
                 if head > to { try b.upgradeProof(block: nil, from: to, to: head, subTree: head, additional: true) }
-                _ = u
             }
             var proof = Proof(fork: header.fork)
             if let block = request.block {
@@ -62,6 +73,9 @@ extension HyperLog {
                     throw HyperLogError.blockNotAvailable(block.index)
                 }
                 proof.block = Proof.Block(index: block.index, value: value, nodes: b.blockNodes ?? [])
+            }
+            if let hash = request.hash {
+                proof.hash = Proof.Hash(index: hash.index, nodes: b.blockNodes ?? [])
             }
             if let u = request.upgrade {
                 proof.upgrade = Proof.Upgrade(
@@ -91,7 +105,7 @@ extension HyperLog {
     /// unless every hash and the signature check out.
     @discardableResult
     public func apply(_ proof: Proof) throws -> ApplyResult {
-        guard proof.hash == nil, proof.seek == nil else { throw HyperLogError.unsupported("hash / seek proofs") }
+        guard proof.seek == nil else { throw HyperLogError.unsupported("seek proofs") }
         let (result, events): (ApplyResult, [LogEvent]) = try lock.withLock {
             var header = state.header
             var identity = state.identity
@@ -146,6 +160,9 @@ extension HyperLog {
             if let b = proof.block, b.index >= newLength {
                 throw HyperLogError.outOfRange(index: b.index, length: newLength)
             }
+            if let h = proof.hash, FlatTree.rightSpan(h.index) / 2 >= newLength {
+                throw HyperLogError.outOfRange(index: FlatTree.rightSpan(h.index) / 2, length: newLength)
+            }
             var batch = LogWriteBatch()
             var bitfield = state.bitfield
             if reorg {
@@ -183,7 +200,11 @@ extension HyperLog {
                 events.append(.appended(length: header.length, byteLength: header.byteLength))
             }
             if let b = proof.block { events.append(.downloaded(index: b.index)) }
-            return (ApplyResult(block: proof.block?.index, upgradedTo: upgraded ? header.length : nil), events)
+            return (
+                ApplyResult(
+                    block: proof.block?.index, upgradedTo: upgraded ? header.length : nil, hash: proof.hash?.index),
+                events
+            )
         }
         for e in events { emit(e) }
         return result

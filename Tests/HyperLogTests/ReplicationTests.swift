@@ -227,4 +227,43 @@ struct ReplicationTests {
         #expect(seen == [.truncated(length: 15, fork: 1), .downloaded(index: 12), .downloaded(index: 3)])
         #expect(try r.verify() == 2)
     }
+
+    @Test("hash proofs prove any tree node, alone or with an upgrade, and tampered ones are refused")
+    func hashProofs() throws {
+        let w = try writer(23)
+        let r = try HyperLog.replica(in: MemoryLogStorage(), key: w.key, manifest: w.identity.manifest)
+        // With an upgrade from 0: node 11 (blocks 4...7).
+        let p = try w.proof(
+            for: ProofRequest(fork: 0, hash: .init(index: 11, nodes: 0), upgrade: .init(start: 0, length: 23)))
+        #expect(p.hash?.nodes.first?.index == 11 && p.block == nil)
+        let (_, wire) = try Proof.decodeDataMessage(p.encodeDataMessage(request: 1))
+        let result = try r.apply(wire)
+        #expect(result.hash == 11 && result.upgradedTo == 23)
+        #expect(try r.node(11) == w.node(11))
+        // Alone, for every node of the tree, against what the replica already trusts.
+        for i in UInt64(0)..<46 where FlatTree.rightSpan(i) / 2 < 23 {
+            // Ask for the node's own ancestors the replica lacks (a node it already has needs none).
+            let have = try r.node(i) != nil
+            var climb: UInt64 = 0
+            if !have {
+                var it = FlatTree.Iterator(i)
+                while try r.node(it.index) == nil, !it.contains(2 * 23), climb < 64 {
+                    climb += 1
+                    it.parent()
+                }
+            }
+            let hp = try w.proof(for: ProofRequest(fork: 0, hash: .init(index: i, nodes: climb)))
+            var bad = hp
+            bad.hash!.nodes[0].hash[0] ^= 1
+            #expect(throws: HyperLogError.self) { try r.apply(bad) }
+            try r.apply(hp)
+            #expect(try r.node(i) == w.node(i), "node \(i)")
+        }
+        #expect(throws: HyperLogError.outOfRange(index: 31, length: 23)) {
+            try w.proof(for: ProofRequest(fork: 0, hash: .init(index: 47, nodes: 0)))
+        }
+        #expect(throws: HyperLogError.self) {
+            try w.proof(for: ProofRequest(fork: 0, block: .init(index: 1, nodes: 0), hash: .init(index: 1, nodes: 0)))
+        }
+    }
 }
