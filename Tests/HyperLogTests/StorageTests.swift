@@ -183,4 +183,39 @@ struct StorageTests {
         #expect(log.length == 500 && store.environment.currentMapSize > 4 << 20)
         #expect(try log.verify() == 500)
     }
+
+    @Test("concurrent appenders, readers and a replica on one LMDB log stay consistent")
+    func concurrency() async throws {
+        let dir = temporaryDirectory("concurrent")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try LMDBLogStore(path: dir, durable: false)
+        defer { store.close() }
+        let log = try HyperLog.create(in: try store.open(name: "c"), keyPair: .generate())
+        let replica = try HyperLog.replica(in: try store.open(name: "c-replica"), key: log.key)
+        let source = LocalProofSource(log)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    for i in 0..<50 { try log.append([Array("w\(writer)-\(i)".utf8)]) }
+                }
+            }
+            group.addTask {
+                // Readers see only complete, verifiable prefixes.
+                for _ in 0..<50 {
+                    let snap = log.snapshot()
+                    if snap.length > 0 { _ = try snap.get(snap.length - 1) }
+                    if log.length > 0 { _ = try await replica.fetch(UInt64.random(in: 0..<log.length), from: source) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(log.length == 200)
+        #expect(try log.verify() == 200)
+        var seen = Set<String>()
+        for i in UInt64(0)..<200 { seen.insert(String(decoding: try log.get(i), as: UTF8.self)) }
+        #expect(seen.count == 200)
+        try await replica.update(from: source)
+        #expect(replica.treeHash == log.treeHash)
+        #expect(try replica.verify() >= 1)
+    }
 }
