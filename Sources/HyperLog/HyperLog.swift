@@ -39,7 +39,9 @@ public final class HyperLog: @unchecked Sendable {
         var bitfield = Bitfield()
         try storage.read { r in
             try r.scan(.bitfield, from: nil) { k, v in
-                if let page = LogKeys.decodeU64(k) { bitfield.load(page: page, bytes: v) }
+                guard let page = LogKeys.decodeU64(k), bitfield.load(page: page, bytes: v) else {
+                    throw HyperLogError.corrupt("bitfield page of \(v.count) bytes")
+                }
                 return true
             }
         }

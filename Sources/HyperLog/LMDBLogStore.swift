@@ -83,7 +83,7 @@ final class LMDBLogStorage: LogStorage, @unchecked Sendable {
     init(store: LMDBLogStore, id: UInt32) {
         self.store = store
         prefix = Self.prefix(id)
-        nextPrefix = Self.prefix(id + 1)
+        nextPrefix = id == .max ? [0xff, 0xff, 0xff, 0xff, 0xff] : Self.prefix(id + 1)
     }
 
     static func prefix(_ id: UInt32) -> [UInt8] { withUnsafeBytes(of: id.bigEndian) { Array($0) } }

@@ -108,6 +108,19 @@ struct StorageTests {
         #expect(throws: HyperLogError.unsupported("seek proofs")) {
             try log.proof(for: ProofRequest(fork: 0, seek: .init(bytes: 3)))
         }
+        // A corrupt bitfield page or node page is reported, not trusted.
+        let mem = MemoryLogStorage()
+        let memLog = try HyperLog.create(in: mem, keyPair: .generate())
+        try memLog.append(blocks(0..<3))
+        var badBits = LogWriteBatch()
+        badBits.put(.bitfield, [0, 0, 0, 0, 0, 0, 0, 0], [1, 2, 3])
+        try mem.write(badBits)
+        #expect(throws: HyperLogError.corrupt("bitfield page of 3 bytes")) { try HyperLog.open(mem) }
+        var badNodes = LogWriteBatch()
+        badNodes.put(.nodes, [0, 0, 0, 0, 0, 0, 0, 0], [9])
+        try mem.write(badNodes)
+        #expect(throws: HyperLogError.self) { try memLog.node(1) }
+        #expect(throws: HyperLogError.self) { try memLog.verify() }
         // A corrupt header is reported, not trusted.
         var batch = LogWriteBatch()
         batch.put(.meta, Array("header".utf8), [1, 2, 3])
