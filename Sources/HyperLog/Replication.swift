@@ -165,13 +165,27 @@ extension HyperLog {
             }
             var batch = LogWriteBatch()
             var bitfield = state.bitfield
+            var nodeWriter = NodeWriter(storage: storage)
+            var kept: UInt64 = 0
             if reorg {
-                // Drop everything of the old fork; blocks are re-fetched (and re-verified) on demand.
-                for table in [LogTable.blocks, .nodes, .bitfield] { batch.deleteRange(table, from: [], to: nil) }
-                bitfield = Bitfield()
-                header.contiguousLength = 0
+                // Keep the old blocks under the leading new roots we already hold identically (the common prefix);
+                // drop the rest of the old fork. Dropped blocks are re-fetched and re-verified on demand.
+                try storage.read { r in
+                    for root in tree.roots {
+                        guard let old = try Self.readNode(r, root.index), old == root else { break }
+                        kept = FlatTree.rightSpan(root.index) / 2 + 1
+                    }
+                }
+                batch.deleteRange(.blocks, from: LogKeys.u64(kept), to: nil)
+                try nodeWriter.removeAll(from: 2 * kept)
+                var i = 2 * kept
+                while FlatTree.depth(i) < 62 && FlatTree.leftSpan(i) < 2 * header.length {
+                    i = FlatTree.parent(i)
+                    if i < 2 * kept { try nodeWriter.remove(i) }
+                }
+                bitfield.setRange(kept, max(header.length, kept), false)
+                header.contiguousLength = min(header.contiguousLength, kept)
             }
-            var nodeWriter = NodeWriter(storage: storage, fresh: reorg)
             for n in batchNodes + tree.nodes { try nodeWriter.put(n) }
             nodeWriter.flush(into: &batch)
             if let b = proof.block {
@@ -194,11 +208,11 @@ extension HyperLog {
             state.bitfield = bitfield
             var events: [LogEvent] = []
             if reorg {
-                state.truncations.append((header.fork, 0))
-                events.append(.truncated(length: header.length, fork: header.fork))
-            } else if upgraded {
-                events.append(.appended(length: header.length, byteLength: header.byteLength))
+                // Blocks from `kept` on may have changed: report a truncation to it, then the growth.
+                state.truncations.append((header.fork, kept))
+                events.append(.truncated(length: kept, fork: header.fork))
             }
+            if upgraded { events.append(.appended(length: header.length, byteLength: header.byteLength)) }
             if let b = proof.block { events.append(.downloaded(index: b.index)) }
             return (
                 ApplyResult(

@@ -183,6 +183,8 @@ struct PropertyTests {
             #expect(replica.length == log.length && replica.fork == log.fork && replica.treeHash == log.treeHash)
             let i = UInt64.random(in: 0..<log.length, using: &rng)
             #expect(try await replica.fetch(i, from: source) == log.get(i))
+            // Blocks kept across reorgs are still the writer's blocks, and everything stored verifies.
+            for j in UInt64(0)..<log.length where replica.has(j) { #expect(try replica.get(j) == log.get(j)) }
             #expect(try replica.verify() >= 1)
         }
     }

@@ -215,7 +215,9 @@ struct ReplicationTests {
         #expect(throws: HyperLogError.forkMismatch(expected: 0, got: 1)) { try r.apply(partial) }
         #expect(r.length == 20 && r.has(3))
         #expect(try await r.update(from: source) == 15)
-        #expect(r.fork == 1 && r.treeHash == w.treeHash && !r.has(3) && r.contiguousLength == 0)
+        // Blocks under the unchanged first root (0...7) are kept; 12 and 19 (old fork) are gone.
+        #expect(r.fork == 1 && r.treeHash == w.treeHash && r.has(3) && !r.has(12) && !r.has(19))
+        #expect(r.contiguousLength == 0)
         #expect(try await r.fetch(12, from: source) == Array("block-102".utf8))
         #expect(try await r.fetch(3, from: source) == Array("block-3".utf8))
         #expect(throws: HyperLogError.forkMismatch(expected: 1, got: 0)) { try r.apply(oldProof) }
@@ -224,7 +226,10 @@ struct ReplicationTests {
             seen.append(e)
             if seen.count == 3 { break }
         }
-        #expect(seen == [.truncated(length: 15, fork: 1), .downloaded(index: 12), .downloaded(index: 3)])
+        #expect(
+            seen == [
+                .truncated(length: 8, fork: 1), .appended(length: 15, byteLength: w.byteLength), .downloaded(index: 12),
+            ])
         #expect(try r.verify() == 2)
     }
 
