@@ -124,6 +124,8 @@ final class LMDBLogStorage: LogStorage, @unchecked Sendable {
         let tables = store.tables
         try wrap {
             try store.environment.write { txn in
+                // Blocks are mostly appended in key order: try MDB_APPEND (full pages, no split) until it refuses.
+                var appending = true
                 for op in batch.ops {
                     switch op {
                     case .put(let t, let k, let v):
@@ -132,7 +134,12 @@ final class LMDBLogStorage: LogStorage, @unchecked Sendable {
                             kb.copyMemory(from: UnsafeRawBufferPointer(start: prefix, count: 4))
                             k.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: kb[4...]).copyMemory(from: $0) }
                             try v.withUnsafeBytes { vb in
-                                try txn.put(tables[t.rawValue], key: UnsafeRawBufferPointer(kb), value: vb)
+                                let key = UnsafeRawBufferPointer(kb)
+                                if t == .blocks && appending {
+                                    if try txn.putAppending(tables[t.rawValue], key: key, value: vb) { return }
+                                    appending = false
+                                }
+                                try txn.put(tables[t.rawValue], key: key, value: vb)
                             }
                         }
                     case .delete(let t, let k):

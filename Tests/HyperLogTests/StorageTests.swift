@@ -55,6 +55,12 @@ struct StorageTests {
         #expect(a.length == 0 && b.length == 3)
         #expect(try b.get(2) == Array("b-2".utf8))
         #expect(try b.verify() == 3)
+        // Appending to a log whose keys no longer sort last in the store falls back from MDB_APPEND.
+        try a.append(blocks(0..<5, prefix: "a2"))
+        try b.append(blocks(3..<6, prefix: "b"))
+        #expect(try a.get(4) == Array("a2-4".utf8) && a.length == 5)
+        #expect(try b.get(5) == Array("b-5".utf8) && b.length == 6)
+        #expect(try a.verify() == 5 && b.verify() == 6)
         // A replica of b in the same store, filled from b.
         let r = try HyperLog.replica(in: try store.open(name: "b-copy"), key: b.key)
         try r.apply(
@@ -230,5 +236,24 @@ struct StorageTests {
         try await replica.update(from: source)
         #expect(replica.treeHash == log.treeHash)
         #expect(try replica.verify() >= 1)
+    }
+
+    @Test("LMDBKit putAppending stores keys that sort last and refuses others without storing")
+    func putAppending() throws {
+        let dir = temporaryDirectory("append")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = try LMDBEnvironment(path: dir)
+        defer { env.close() }
+        let db = try env.database(named: "t")
+        let results: [Bool] = try env.write { txn in
+            try [[UInt8]([1]), [2], [2], [1, 5], [3]].map { k in
+                try k.withUnsafeBytes { kb in
+                    try [UInt8]([9]).withUnsafeBytes { try txn.putAppending(db, key: kb, value: $0) }
+                }
+            }
+        }
+        #expect(results == [true, true, false, false, true])
+        #expect(try env.stat(db).ms_entries == 3)
+        #expect(try env.read { try $0.get(db, key: [1, 5]) } == nil)
     }
 }
