@@ -95,7 +95,8 @@ let package = Package(
         .testTarget(name: "HyperCryptoTests", dependencies: ["HyperCrypto", "TestSupport"]),
         .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"]),
         .testTarget(name: "CompactEncodingTests", dependencies: ["CompactEncoding", "TestSupport"]),
-        .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "TestSupport"]),
+        .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "LMDBKit", "TestSupport"]),
+        .executableTarget(name: "HyperLogCrashChild", dependencies: ["HyperLog"], path: "Tests/HyperLogCrashChild"),
         .testTarget(name: "HyperTreeTests", dependencies: ["HyperTree", "TestSupport"]),
         .testTarget(name: "NostrRelayTests", dependencies: ["NostrRelay", "TestSupport"]),
         .testTarget(
