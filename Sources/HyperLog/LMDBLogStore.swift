@@ -131,7 +131,7 @@ final class LMDBLogStorage: LogStorage, @unchecked Sendable {
                     case .put(let t, let k, let v):
                         // Prefix the key in a stack buffer (no heap allocation per put).
                         try withUnsafeTemporaryAllocation(byteCount: 4 + k.count, alignment: 1) { kb in
-                            kb.copyMemory(from: UnsafeRawBufferPointer(start: prefix, count: 4))
+                            prefix.withUnsafeBytes { kb.copyMemory(from: $0) }
                             k.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: kb[4...]).copyMemory(from: $0) }
                             try v.withUnsafeBytes { vb in
                                 let key = UnsafeRawBufferPointer(kb)

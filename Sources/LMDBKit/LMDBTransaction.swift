@@ -110,7 +110,7 @@ public struct LMDBTransaction {
         var v = MDB_val()
         var rc: Int32
         var startCopy = start ?? []
-        rc = try startCopy.withUnsafeMutableBytes { sb -> Int32 in
+        rc = startCopy.withUnsafeMutableBytes { sb -> Int32 in
             if start != nil {
                 k = MDB_val(mv_size: sb.count, mv_data: sb.baseAddress)
                 var r = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
