@@ -141,6 +141,7 @@ public final class TreeBatch {
         var needsSplit = !(try await insertKey(node, target, child: nil))
         while needsSplit {
             let parent = stack.popLast()
+            _ = try await keyBytes(node, node.keys.count - (node.keys.count >> 1) - 1)  // load the median's bytes
             let (median, right) = node.split()
             if let parent {
                 needsSplit = !(try await insertKey(parent, median, child: right))
@@ -193,7 +194,7 @@ public final class TreeBatch {
     }
 
     private func insertKey(_ node: WNode, _ key: WKey, child: WNode?) async throws -> Bool {
-        let kb = key.bytes!
+        guard let kb = key.bytes else { throw TreeError.badPointer(seq: key.seq, reason: "unloaded key") }
         var s = 0
         var e = node.keys.count
         while s < e {
