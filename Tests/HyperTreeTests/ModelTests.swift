@@ -1,6 +1,6 @@
 import HyperTree
-import Testing
 import TestSupport
+import Testing
 
 /// A sorted-dictionary model of the tree.
 struct Model {
