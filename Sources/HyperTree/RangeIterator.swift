@@ -68,7 +68,7 @@ public struct TreeRange: AsyncSequence, Sendable {
     }
 
     /// Collects the whole range (convenience for small ranges and tests).
-    public func collect() async throws -> [TreeEntry] {
+    public nonisolated(nonsending) func collect() async throws -> [TreeEntry] {
         var out: [TreeEntry] = []
         for try await e in self { out.append(e) }
         return out
@@ -98,18 +98,18 @@ public struct TreeRange: AsyncSequence, Sendable {
             self.remaining = options.limit ?? -1
         }
 
-        @inline(__always) private func block(_ seq: UInt64) async throws -> DecodedBlock {
+        @inline(__always) private nonisolated(nonsending) func block(_ seq: UInt64) async throws -> DecodedBlock {
             if trace == nil, let b = store.cachedBlock(seq, version: version) { return b }
             return try await store.block(seq, version: version, trace: trace)
         }
 
-        private func child(_ f: Frame, _ i: Int) async throws -> (DecodedBlock, IndexLevel) {
+        private nonisolated(nonsending) func child(_ f: Frame, _ i: Int) async throws -> (DecodedBlock, IndexLevel) {
             try await store.node(
                 seq: f.level.children[2 * i], offset: f.level.children[2 * i + 1], parentSeq: f.owner.seq,
                 version: version, trace: trace)
         }
 
-        private func keyBytes(_ owner: DecodedBlock, _ level: IndexLevel, _ i: Int) async throws -> [UInt8] {
+        private nonisolated(nonsending) func keyBytes(_ owner: DecodedBlock, _ level: IndexLevel, _ i: Int) async throws -> [UInt8] {
             let ks = level.keys[i]
             if ks == owner.seq { return owner.key }
             guard ks < owner.seq else {
@@ -118,7 +118,7 @@ public struct TreeRange: AsyncSequence, Sendable {
             return try await block(ks).key
         }
 
-        private mutating func open() async throws {
+        private nonisolated(nonsending) mutating func open() async throws {
             opened = true
             guard var (owner, level) = try await store.root(version: version, trace: trace) else { return }
             let reverse = options.reverse
@@ -158,7 +158,7 @@ public struct TreeRange: AsyncSequence, Sendable {
             throw TreeError.tooDeep(limit: TreeStore.maxDepth)
         }
 
-        public mutating func next() async throws -> TreeEntry? {
+        public nonisolated(nonsending) mutating func next() async throws -> TreeEntry? {
             if !opened { try await open() }
             let reverse = options.reverse
             while remaining != 0, !stack.isEmpty {

@@ -43,7 +43,7 @@ final class TreeStore: Sendable {
 
     /// Block `seq` of a tree at `version`; validates that the seq is a node block inside that version.
     @inline(__always)
-    func block(_ seq: UInt64, version: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
+    nonisolated(nonsending) func block(_ seq: UInt64, version: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
         guard seq >= 1, seq < version else {
             throw TreeError.badPointer(seq: seq, reason: "seq \(seq) outside 1..<\(version)")
         }
@@ -60,7 +60,7 @@ final class TreeStore: Sendable {
         return cache.get(seq)
     }
 
-    private func load(_ seq: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
+    private nonisolated(nonsending) func load(_ seq: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
         trace?.touch(seq)
         var raw = try log.localBlock(at: seq)
         if raw == nil {
@@ -73,7 +73,7 @@ final class TreeStore: Sendable {
     }
 
     /// The index level `offset` of block `seq`, reached from a parent in block `parentSeq`.
-    func node(seq: UInt64, offset: UInt64, parentSeq: UInt64, version: UInt64, trace: QueryTrace?) async throws
+    nonisolated(nonsending) func node(seq: UInt64, offset: UInt64, parentSeq: UInt64, version: UInt64, trace: QueryTrace?) async throws
         -> (DecodedBlock, IndexLevel)
     {
         guard seq <= parentSeq else {
@@ -88,7 +88,7 @@ final class TreeStore: Sendable {
     }
 
     /// The root node at `version`, or nil for an empty tree.
-    func root(version: UInt64, trace: QueryTrace?) async throws -> (DecodedBlock, IndexLevel)? {
+    nonisolated(nonsending) func root(version: UInt64, trace: QueryTrace?) async throws -> (DecodedBlock, IndexLevel)? {
         guard version >= 2 else { return nil }
         let b = try await block(version - 1, version: version, trace: trace)
         guard let first = b.levels.first else { throw TreeError.noRootAt(version: version) }
@@ -97,7 +97,7 @@ final class TreeStore: Sendable {
 
     /// Key bytes of key `i` of a node stored in `owner`.
     @inline(__always)
-    func key(_ i: Int, of level: IndexLevel, owner: DecodedBlock, version: UInt64, trace: QueryTrace?) async throws
+    nonisolated(nonsending) func key(_ i: Int, of level: IndexLevel, owner: DecodedBlock, version: UInt64, trace: QueryTrace?) async throws
         -> [UInt8]
     {
         let ks = level.keys[i]
@@ -109,7 +109,7 @@ final class TreeStore: Sendable {
     }
 
     /// Point lookup at `version`.
-    func get(_ key: [UInt8], version: UInt64, trace: QueryTrace?) async throws -> TreeEntry? {
+    nonisolated(nonsending) func get(_ key: [UInt8], version: UInt64, trace: QueryTrace?) async throws -> TreeEntry? {
         guard var (owner, level) = try await root(version: version, trace: trace) else { return nil }
         for _ in 0..<TreeStore.maxDepth {
             var s = 0
