@@ -13,7 +13,9 @@ import LMDBKit
 let args = CommandLine.arguments.dropFirst()
 let totalKeys = args.first.flatMap { Int($0) } ?? 1_000_000
 let storeChoice: String = {
-    if let i = args.firstIndex(of: "--store"), args.index(after: i) < args.endIndex { return args[args.index(after: i)] }
+    if let i = args.firstIndex(of: "--store"), args.index(after: i) < args.endIndex {
+        return args[args.index(after: i)]
+    }
     return "both"
 }()
 let batchSize = 1000
@@ -70,7 +72,9 @@ let rangeStarts = (0..<rangeRuns).map { _ in sortedKeys[Int.random(in: 0..<(tota
 
 // MARK: raw LMDB baseline
 
-print("HyperTreeBench: \(totalKeys) keys, batches of \(batchSize), \(getCount) random gets, \(rangeRuns) scans of \(rangeLength)")
+print(
+    "HyperTreeBench: \(totalKeys) keys, batches of \(batchSize), \(getCount) random gets, \(rangeRuns) scans of \(rangeLength)"
+)
 var lo = LMDBEnvironment.Options()
 lo.durable = false
 lo.initialMapSize = 1 << 30

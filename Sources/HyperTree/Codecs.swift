@@ -48,7 +48,9 @@ extension HyperTree {
     }
 
     /// Reads and decodes a JSON value (nil if the key is absent).
-    public nonisolated(nonsending) func getJSON<T: Decodable>(_ key: String, as type: T.Type = T.self) async throws -> T? {
+    public nonisolated(nonsending) func getJSON<T: Decodable>(_ key: String, as type: T.Type = T.self) async throws
+        -> T?
+    {
         guard let e = try await get(Array(key.utf8)) else { return nil }
         return try e.decodeJSON(T.self)
     }

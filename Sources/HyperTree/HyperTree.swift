@@ -52,8 +52,10 @@ public final class HyperTree: Sendable {
     /// Whether this is a checkout or snapshot (read-only, pinned to a version).
     public var isCheckout: Bool { pinned != nil }
 
-    /// Decoded blocks currently cached, and their accounted bytes.
-    public var cacheStats: (blocks: Int, bytes: Int) { (store.cache.count, store.cache.bytes) }
+    /// Decoded blocks and search nodes currently cached, and their accounted bytes (bounded by `cacheBytes`).
+    public var cacheStats: (blocks: Int, nodes: Int, bytes: Int) {
+        (store.cache.count, store.nodes.count, store.cache.bytes + store.nodes.bytes)
+    }
 
     /// Appends the header block if the log is writable and empty.
     public nonisolated(nonsending) func ready() async throws {
@@ -119,7 +121,9 @@ public final class HyperTree: Sendable {
 
     /// Runs `body` as one atomic batch: all its writes are appended in a single log append when it returns;
     /// nothing is written if it throws. Writers are serialised.
-    public nonisolated(nonsending) func batch<T>(_ body: nonisolated(nonsending) (TreeBatch) async throws -> T) async throws -> T {
+    public nonisolated(nonsending) func batch<T>(_ body: nonisolated(nonsending) (TreeBatch) async throws -> T)
+        async throws -> T
+    {
         guard pinned == nil else { throw TreeError.readOnly }
         guard store.log.isWritable else { throw TreeError.readOnly }
         await store.writeLock.lock()
@@ -146,12 +150,14 @@ public final class HyperTree: Sendable {
                 seq: b.baseLength,
                 reason: "log length \(newLength) after append, expected \(b.baseLength + UInt64(raw.count))")
         }
-        for d in decoded { store.cache.put(d) }
+        for d in decoded { store.cache.put(d.seq, d) }
     }
 
     /// Inserts or replaces `key`. With `cas`, writes only if `cas(previous, next)` is true. Returns whether it wrote.
     @discardableResult
-    public nonisolated(nonsending) func put(_ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil) async throws
+    public nonisolated(nonsending) func put(
+        _ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil
+    ) async throws
         -> Bool
     {
         try await batch { try await $0.put(key, value, cas: cas) }

@@ -77,8 +77,7 @@ public struct TreeRange: AsyncSequence, Sendable {
     /// The iterator. Positions in a node interleave children and keys: 2i = child i, 2i+1 = key i.
     public struct Iterator: AsyncIteratorProtocol {
         struct Frame {
-            let owner: DecodedBlock
-            let level: IndexLevel
+            let node: ResolvedNode
             var pos: Int
         }
 
@@ -98,42 +97,23 @@ public struct TreeRange: AsyncSequence, Sendable {
             self.remaining = options.limit ?? -1
         }
 
-        @inline(__always) private nonisolated(nonsending) func block(_ seq: UInt64) async throws -> DecodedBlock {
-            if trace == nil, let b = store.cachedBlock(seq, version: version) { return b }
-            return try await store.block(seq, version: version, trace: trace)
-        }
-
-        private nonisolated(nonsending) func child(_ f: Frame, _ i: Int) async throws -> (DecodedBlock, IndexLevel) {
-            try await store.node(
-                seq: f.level.children[2 * i], offset: f.level.children[2 * i + 1], parentSeq: f.owner.seq,
-                version: version, trace: trace)
-        }
-
-        private nonisolated(nonsending) func keyBytes(_ owner: DecodedBlock, _ level: IndexLevel, _ i: Int) async throws -> [UInt8] {
-            let ks = level.keys[i]
-            if ks == owner.seq { return owner.key }
-            guard ks < owner.seq else {
-                throw TreeError.badPointer(seq: owner.seq, reason: "key points forward to block \(ks)")
-            }
-            return try await block(ks).key
-        }
-
-        private nonisolated(nonsending) mutating func open() async throws {
+        private mutating nonisolated(nonsending) func open() async throws {
             opened = true
-            guard var (owner, level) = try await store.root(version: version, trace: trace) else { return }
+            guard var node = try await store.rootNode(version: version, trace: trace) else { return }
             let reverse = options.reverse
             guard let (bound, inclusive) = options.startBound else {
-                stack.append(Frame(owner: owner, level: level, pos: reverse ? 2 * level.keys.count : 0))
+                stack.append(Frame(node: node, pos: reverse ? 2 * node.keyCount : 0))
                 return
             }
             for _ in 0..<TreeStore.maxDepth {
                 // First index whose key is >= bound.
                 var s = 0
-                var e = level.keys.count
+                var e = node.keyCount
                 var equal = false
                 while s < e {
                     let mid = (s + e) >> 1
-                    let c = compareBytes(try await keyBytes(owner, level, mid), bound)
+                    let c = compareBytes(
+                        try await store.keyBlock(node, mid, version: version, trace: trace).key, bound)
                     if c == 0 {
                         s = mid
                         equal = true
@@ -144,51 +124,39 @@ public struct TreeRange: AsyncSequence, Sendable {
                 let i = s
                 if equal {
                     let pos = inclusive ? 2 * i + 1 : (reverse ? 2 * i : 2 * i + 2)
-                    stack.append(Frame(owner: owner, level: level, pos: pos))
+                    stack.append(Frame(node: node, pos: pos))
                     return
                 }
-                if level.isLeaf {
-                    stack.append(Frame(owner: owner, level: level, pos: 2 * i))
+                if node.isLeaf {
+                    stack.append(Frame(node: node, pos: 2 * i))
                     return
                 }
-                let f = Frame(owner: owner, level: level, pos: reverse ? 2 * i - 1 : 2 * i + 1)
-                stack.append(f)
-                (owner, level) = try await child(f, i)
+                stack.append(Frame(node: node, pos: reverse ? 2 * i - 1 : 2 * i + 1))
+                node = try await store.child(node, i, version: version, trace: trace)
             }
             throw TreeError.tooDeep(limit: TreeStore.maxDepth)
         }
 
-        public nonisolated(nonsending) mutating func next() async throws -> TreeEntry? {
+        public mutating nonisolated(nonsending) func next() async throws -> TreeEntry? {
             if !opened { try await open() }
             let reverse = options.reverse
             while remaining != 0, !stack.isEmpty {
                 let top = stack.count - 1
+                let node = stack[top].node
                 let p = stack[top].pos
-                let n = stack[top].level.keys.count
-                if p < 0 || p > 2 * n {
+                if p < 0 || p > 2 * node.keyCount {
                     stack.removeLast()
                     continue
                 }
                 stack[top].pos = reverse ? p - 1 : p + 1
                 if p & 1 == 0 {
-                    if stack[top].level.isLeaf { continue }
+                    if node.isLeaf { continue }
                     guard stack.count < TreeStore.maxDepth else { throw TreeError.tooDeep(limit: TreeStore.maxDepth) }
-                    let (owner, level) = try await child(stack[top], p >> 1)
-                    stack.append(Frame(owner: owner, level: level, pos: reverse ? 2 * level.keys.count : 0))
+                    let c = try await store.child(node, p >> 1, version: version, trace: trace)
+                    stack.append(Frame(node: c, pos: reverse ? 2 * c.keyCount : 0))
                     continue
                 }
-                let f = stack[top]
-                let ks = f.level.keys[p >> 1]
-                let b: DecodedBlock
-                if ks == f.owner.seq {
-                    b = f.owner
-                    trace?.touch(ks)
-                } else {
-                    guard ks < f.owner.seq else {
-                        throw TreeError.badPointer(seq: f.owner.seq, reason: "key points forward to block \(ks)")
-                    }
-                    b = try await block(ks)
-                }
+                let b = try await store.keyBlock(node, p >> 1, version: version, trace: trace)
                 if reverse ? !options.aboveLower(b.key) : !options.belowUpper(b.key) {
                     stack.removeAll()
                     return nil

@@ -20,7 +20,9 @@ public struct SubTree: Sendable {
     }
 
     @discardableResult
-    public nonisolated(nonsending) func put(_ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil) async throws
+    public nonisolated(nonsending) func put(
+        _ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil
+    ) async throws
         -> Bool
     {
         try await tree.put(fullPrefix + key, value, cas: cas.map { f in { p, n in f(p.map(strip), strip(n)) } })

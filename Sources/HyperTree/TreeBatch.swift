@@ -28,8 +28,8 @@ public final class TreeBatch {
 
     private nonisolated(nonsending) func rootNode() async throws -> WNode? {
         if let root { return root }
-        guard let (b, level) = try await store.root(version: baseLength, trace: nil) else { return nil }
-        let n = WNode(level: level, owner: b)
+        guard let r = try await store.rootNode(version: baseLength, trace: nil) else { return nil }
+        let n = WNode(resolved: r)
         root = n
         return n
     }
@@ -64,9 +64,9 @@ public final class TreeBatch {
             c.node = n
             return n
         }
-        let (b, level) = try await store.node(
+        let r = try await store.resolvedNode(
             seq: c.seq, offset: c.offset, parentSeq: baseLength, version: baseLength, trace: nil)
-        let n = WNode(level: level, owner: b)
+        let n = WNode(resolved: r)
         c.node = n
         return n
     }
@@ -103,7 +103,9 @@ public final class TreeBatch {
     /// Inserts or replaces `key`. With `cas`, writes only if `cas(previous, next)` returns true.
     /// Returns whether a block was added.
     @discardableResult
-    public nonisolated(nonsending) func put(_ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil) async throws
+    public nonisolated(nonsending) func put(
+        _ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil
+    ) async throws
         -> Bool
     {
         guard !closed else { throw TreeError.batchClosed }
@@ -222,7 +224,9 @@ public final class TreeBatch {
         throw TreeError.tooDeep(limit: TreeStore.maxDepth)
     }
 
-    private nonisolated(nonsending) func setKeyToNearestLeaf(_ node: WNode, _ index: Int, _ stack: inout [WNode]) async throws {
+    private nonisolated(nonsending) func setKeyToNearestLeaf(_ node: WNode, _ index: Int, _ stack: inout [WNode])
+        async throws
+    {
         var left = try await childNode(node, index)
         var right = try await childNode(node, index + 1)
         let ls = try await leafSize(left, goLeft: false)
