@@ -70,86 +70,97 @@ let getIdx = (0..<getCount).map { _ in Int.random(in: 0..<totalKeys, using: &g) 
 let sortedKeys = keys.sorted { $0.lexicographicallyPrecedes($1) }
 let rangeStarts = (0..<rangeRuns).map { _ in sortedKeys[Int.random(in: 0..<(totalKeys - rangeLength), using: &g)] }
 
-// MARK: raw LMDB baseline
+// MARK: raw LMDB baseline, measured interleaved with the tree (same batch / same keys back to back), so load
+// from other processes hits both sides alike.
 
-print(
-    "HyperTreeBench: \(totalKeys) keys, batches of \(batchSize), \(getCount) random gets, \(rangeRuns) scans of \(rangeLength)"
-)
-var lo = LMDBEnvironment.Options()
-lo.durable = false
-lo.initialMapSize = 1 << 30
-let rawEnv = try LMDBEnvironment(path: tempDir("raw"), options: lo)
-let rawDB = try rawEnv.database(named: "kv")
+print("HyperTreeBench: \(totalKeys) keys, batches of \(batchSize), \(getCount) random gets, \(rangeRuns) scans of \(rangeLength)")
 let clock = ContinuousClock()
 
-let rawPut = try clock.measure {
+func rawEnvironment(_ name: String) throws -> (LMDBEnvironment, LMDBDatabase) {
+    var lo = LMDBEnvironment.Options()
+    lo.durable = false
+    lo.initialMapSize = 1 << 30
+    let env = try LMDBEnvironment(path: tempDir(name), options: lo)
+    return (env, try env.database(named: "kv"))
+}
+
+struct Timings {
+    var tree: Duration = .zero
+    var raw: Duration = .zero
+}
+
+@MainActor func runTree(_ label: String, log: any TreeLog) async throws -> [Double] {
+    print("-- HyperTree over \(label) (cache bound \(cacheBytes >> 20) MiB) vs raw LMDB, interleaved")
+    let (rawEnv, rawDB) = try rawEnvironment("raw-" + label.prefix(4))
+    let tree = HyperTree(log: log, options: .init(cacheBytes: cacheBytes))
+
+    var put = Timings()
     var i = 0
     while i < totalKeys {
         let end = min(i + batchSize, totalKeys)
-        try rawEnv.write { txn in
-            for j in i..<end { try txn.put(rawDB, key: keys[j], value: values[j]) }
+        let start = i
+        put.raw += try clock.measure {
+            try rawEnv.write { txn in
+                for j in start..<end { try txn.put(rawDB, key: keys[j], value: values[j]) }
+            }
+        }
+        put.tree += try await clock.measure {
+            try await tree.batch { b in
+                for j in start..<end { try await b.put(keys[j], values[j]) }
+            }
         }
         i = end
     }
-}
-var rawChecksum = 0
-let rawGet = try clock.measure {
-    for i in getIdx {
-        let v = try rawEnv.read { txn in try txn.get(rawDB, key: keys[i]) }
-        rawChecksum &+= v!.count
-    }
-}
-var rawScanned = 0
-let rawRange = try clock.measure {
-    for start in rangeStarts {
-        try rawEnv.read { txn in
-            var n = 0
-            try txn.scan(rawDB, from: start) { k, v in
-                let kb = Array(k)
-                let vb = Array(v)
-                rawScanned &+= kb.count &+ vb.count
-                n += 1
-                return n < rangeLength
-            }
-        }
-    }
-}
 
-// MARK: HyperTree
-
-@MainActor func runTree(_ label: String, log: any TreeLog) async throws -> [Double] {
-    print("-- HyperTree over \(label) (decoded-block cache \(cacheBytes >> 20) MiB)")
-    let tree = HyperTree(log: log, options: .init(cacheBytes: cacheBytes))
-    let put = try await clock.measure {
-        var i = 0
-        while i < totalKeys {
-            let end = min(i + batchSize, totalKeys)
-            try await tree.batch { b in
-                for j in i..<end { try await b.put(keys[j], values[j]) }
-            }
-            i = end
-        }
-    }
     var checksum = 0
-    // Warm the cache the way a long-running server would, then measure.
+    var rawChecksum = 0
+    // Warm the caches the way a long-running server would, then measure in chunks of 1,000 alternating sides.
     for i in getIdx.prefix(20_000) { checksum &+= try await tree.get(keys[i])!.value!.count }
-    let get = try await clock.measure {
-        for i in getIdx { checksum &+= try await tree.get(keys[i])!.value!.count }
+    var get = Timings()
+    var c = 0
+    while c < getIdx.count {
+        let chunk = getIdx[c..<min(c + 1000, getIdx.count)]
+        get.raw += try clock.measure {
+            for i in chunk {
+                let v = try rawEnv.read { txn in try txn.get(rawDB, key: keys[i]) }
+                rawChecksum &+= v!.count
+            }
+        }
+        get.tree += try await clock.measure {
+            for i in chunk { checksum &+= try await tree.get(keys[i])!.value!.count }
+        }
+        c += 1000
     }
-    precondition(checksum > 0)
+    precondition(checksum > 0 && rawChecksum > 0)
+
+    var range = Timings()
     var scanned = 0
-    let range = try await clock.measure {
-        for start in rangeStarts {
+    var rawScanned = 0
+    for start in rangeStarts {
+        range.raw += try clock.measure {
+            try rawEnv.read { txn in
+                var n = 0
+                try txn.scan(rawDB, from: start) { k, v in
+                    let kb = Array(k)
+                    let vb = Array(v)
+                    rawScanned &+= kb.count &+ vb.count
+                    n += 1
+                    return n < rangeLength
+                }
+            }
+        }
+        range.tree += try await clock.measure {
             for try await e in tree.range(RangeOptions(gte: start, limit: rangeLength)) {
                 scanned &+= e.key.count &+ (e.value?.count ?? 0)
             }
         }
     }
     precondition(scanned == rawScanned, "range scan mismatch \(scanned) vs \(rawScanned)")
-    let r1 = report("batched put (1,000/batch)", ops: totalKeys, tree: put, raw: rawPut)
-    let r2 = report("random get", ops: getCount, tree: get, raw: rawGet)
-    let r3 = report("range scan (10,000 keys)", ops: rangeRuns * rangeLength, tree: range, raw: rawRange)
-    print("   log length \(log.length), cache \(tree.cacheStats.blocks) blocks / \(tree.cacheStats.bytes >> 20) MiB")
+    let r1 = report("batched put (1,000/batch)", ops: totalKeys, tree: put.tree, raw: put.raw)
+    let r2 = report("random get", ops: getCount, tree: get.tree, raw: get.raw)
+    let r3 = report("range scan (10,000 keys)", ops: rangeRuns * rangeLength, tree: range.tree, raw: range.raw)
+    let stats = tree.cacheStats
+    print("   log length \(log.length), cache \(stats.blocks) blocks + \(stats.nodes) nodes, \(stats.bytes >> 20) MiB")
     return [r1, r2, r3]
 }
 

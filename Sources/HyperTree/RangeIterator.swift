@@ -64,7 +64,7 @@ public struct TreeRange: AsyncSequence, Sendable {
     let trace: QueryTrace?
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(store: store, version: version, options: options, trace: trace)
+        Iterator(cursor: RangeCursor(store: store, version: version, options: options, trace: trace))
     }
 
     /// Collects the whole range (convenience for small ranges and tests).
@@ -74,98 +74,145 @@ public struct TreeRange: AsyncSequence, Sendable {
         return out
     }
 
-    /// The iterator. Positions in a node interleave children and keys: 2i = child i, 2i+1 = key i.
+    /// The iterator (a handle on a cursor; the cursor is not shared between iterators).
     public struct Iterator: AsyncIteratorProtocol {
-        struct Frame {
-            let node: ResolvedNode
-            var pos: Int
+        let cursor: RangeCursor
+
+        /// Runs on the caller's executor (no hop per element when iterated from an actor).
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> TreeEntry? {
+            try await cursor.advance()
         }
 
-        let store: TreeStore
-        let version: UInt64
-        let options: RangeOptions
-        let trace: QueryTrace?
-        var stack: [Frame] = []
-        var opened = false
-        var remaining: Int
+        public mutating nonisolated(nonsending) func next() async throws -> TreeEntry? { try await cursor.advance() }
 
-        init(store: TreeStore, version: UInt64, options: RangeOptions, trace: QueryTrace?) {
-            self.store = store
-            self.version = version
-            self.options = options
-            self.trace = trace
-            self.remaining = options.limit ?? -1
+        nonisolated(nonsending) func advance() async throws -> TreeEntry? { try await cursor.advance() }
+    }
+}
+
+/// Iteration state over one version: the root-to-leaf path with a position in each node. Positions interleave
+/// children and keys: 2i = child i, 2i+1 = key i.
+final class RangeCursor {
+    let store: TreeStore
+    let version: UInt64
+    let reverse: Bool
+    let startBound: ([UInt8], Bool)?
+    /// The bound checked as entries are emitted (upper when forward, lower when reverse), with both of its forms.
+    let stopExclusive: [UInt8]?
+    let stopInclusive: [UInt8]?
+    let trace: QueryTrace?
+    var nodes: [ResolvedNode] = []
+    var positions: [Int] = []
+    var opened = false
+    var remaining: Int
+
+    init(store: TreeStore, version: UInt64, options: RangeOptions, trace: QueryTrace?) {
+        self.store = store
+        self.version = version
+        self.reverse = options.reverse
+        self.startBound = options.startBound
+        self.stopExclusive = options.reverse ? options.gt : options.lt
+        self.stopInclusive = options.reverse ? options.gte : options.lte
+        self.trace = trace
+        self.remaining = options.limit ?? -1
+        nodes.reserveCapacity(16)
+        positions.reserveCapacity(16)
+    }
+
+    /// Whether `key` is past the stop bound.
+    @inline(__always) private func pastStop(_ key: [UInt8]) -> Bool {
+        if let x = stopExclusive {
+            let c = compareBytes(key, x)
+            if reverse ? c <= 0 : c >= 0 { return true }
         }
+        if let x = stopInclusive {
+            let c = compareBytes(key, x)
+            if reverse ? c < 0 : c > 0 { return true }
+        }
+        return false
+    }
 
-        private mutating nonisolated(nonsending) func open() async throws {
-            opened = true
-            guard var node = try await store.rootNode(version: version, trace: trace) else { return }
-            let reverse = options.reverse
-            guard let (bound, inclusive) = options.startBound else {
-                stack.append(Frame(node: node, pos: reverse ? 2 * node.keyCount : 0))
+    @inline(__always) private func push(_ node: ResolvedNode, _ pos: Int) {
+        nodes.append(node)
+        positions.append(pos)
+    }
+
+    private nonisolated(nonsending) func open() async throws {
+        opened = true
+        guard var node = try await store.rootNode(version: version, trace: trace) else { return }
+        guard let (bound, inclusive) = startBound else {
+            push(node, reverse ? 2 * node.keyCount : 0)
+            return
+        }
+        for _ in 0..<TreeStore.maxDepth {
+            // First index whose key is >= bound.
+            var s = 0
+            var e = node.keyCount
+            var equal = false
+            while s < e {
+                let mid = (s + e) >> 1
+                let c = compareBytes(try await store.keyBlock(node, mid, version: version, trace: trace).key, bound)
+                if c == 0 {
+                    s = mid
+                    equal = true
+                    break
+                }
+                if c < 0 { s = mid + 1 } else { e = mid }
+            }
+            let i = s
+            if equal {
+                push(node, inclusive ? 2 * i + 1 : (reverse ? 2 * i : 2 * i + 2))
                 return
             }
-            for _ in 0..<TreeStore.maxDepth {
-                // First index whose key is >= bound.
-                var s = 0
-                var e = node.keyCount
-                var equal = false
-                while s < e {
-                    let mid = (s + e) >> 1
-                    let c = compareBytes(
-                        try await store.keyBlock(node, mid, version: version, trace: trace).key, bound)
-                    if c == 0 {
-                        s = mid
-                        equal = true
-                        break
-                    }
-                    if c < 0 { s = mid + 1 } else { e = mid }
-                }
-                let i = s
-                if equal {
-                    let pos = inclusive ? 2 * i + 1 : (reverse ? 2 * i : 2 * i + 2)
-                    stack.append(Frame(node: node, pos: pos))
-                    return
-                }
-                if node.isLeaf {
-                    stack.append(Frame(node: node, pos: 2 * i))
-                    return
-                }
-                stack.append(Frame(node: node, pos: reverse ? 2 * i - 1 : 2 * i + 1))
-                node = try await store.child(node, i, version: version, trace: trace)
+            if node.isLeaf {
+                push(node, 2 * i)
+                return
             }
-            throw TreeError.tooDeep(limit: TreeStore.maxDepth)
+            push(node, reverse ? 2 * i - 1 : 2 * i + 1)
+            node = try await store.child(node, i, version: version, trace: trace)
         }
+        throw TreeError.tooDeep(limit: TreeStore.maxDepth)
+    }
 
-        public mutating nonisolated(nonsending) func next() async throws -> TreeEntry? {
-            if !opened { try await open() }
-            let reverse = options.reverse
-            while remaining != 0, !stack.isEmpty {
-                let top = stack.count - 1
-                let node = stack[top].node
-                let p = stack[top].pos
-                if p < 0 || p > 2 * node.keyCount {
-                    stack.removeLast()
-                    continue
-                }
-                stack[top].pos = reverse ? p - 1 : p + 1
-                if p & 1 == 0 {
-                    if node.isLeaf { continue }
-                    guard stack.count < TreeStore.maxDepth else { throw TreeError.tooDeep(limit: TreeStore.maxDepth) }
-                    let c = try await store.child(node, p >> 1, version: version, trace: trace)
-                    stack.append(Frame(node: c, pos: reverse ? 2 * c.keyCount : 0))
-                    continue
-                }
-                let b = try await store.keyBlock(node, p >> 1, version: version, trace: trace)
-                if reverse ? !options.aboveLower(b.key) : !options.belowUpper(b.key) {
-                    stack.removeAll()
-                    return nil
-                }
-                if remaining > 0 { remaining -= 1 }
-                return TreeEntry(seq: b.seq, key: b.key, value: b.value)
+    nonisolated(nonsending) func advance() async throws -> TreeEntry? {
+        if !opened { try await open() }
+        while remaining != 0, !nodes.isEmpty {
+            let top = nodes.count - 1
+            let node = nodes[top]
+            let p = positions[top]
+            if p < 0 || p > 2 * node.keyCount {
+                nodes.removeLast()
+                positions.removeLast()
+                continue
             }
-            stack.removeAll()
-            return nil
+            positions[top] = reverse ? p - 1 : p + 1
+            if p & 1 == 0 {
+                if node.isLeaf { continue }
+                guard nodes.count < TreeStore.maxDepth else { throw TreeError.tooDeep(limit: TreeStore.maxDepth) }
+                let c: ResolvedNode
+                if trace == nil, let hit = store.cachedChild(node, p >> 1) {
+                    c = hit
+                } else {
+                    c = try await store.child(node, p >> 1, version: version, trace: trace)
+                }
+                push(c, reverse ? 2 * c.keyCount : 0)
+                continue
+            }
+            let b: DecodedBlock
+            if trace == nil, let hit = node.keyBlocks[p >> 1] {
+                b = hit
+            } else {
+                b = try await store.keyBlock(node, p >> 1, version: version, trace: trace)
+            }
+            if pastStop(b.key) {
+                nodes.removeAll()
+                positions.removeAll()
+                return nil
+            }
+            if remaining > 0 { remaining -= 1 }
+            return TreeEntry(seq: b.seq, key: b.key, value: b.value)
         }
+        nodes.removeAll()
+        positions.removeAll()
+        return nil
     }
 }

@@ -64,9 +64,16 @@ public final class TreeBatch {
             c.node = n
             return n
         }
-        let r = try await store.resolvedNode(
-            seq: c.seq, offset: c.offset, parentSeq: baseLength, version: baseLength, trace: nil)
-        let n = WNode(resolved: r)
+        // Prefer a cached searchable node (keys already resolved); otherwise decode lazily: a write only needs
+        // the few keys its binary search compares.
+        let n: WNode
+        if c.seq >= 1, let ck = ResolvedNode.cacheKey(seq: c.seq, offset: c.offset), let r = store.nodes.get(ck) {
+            n = WNode(resolved: r)
+        } else {
+            let (b, level) = try await store.node(
+                seq: c.seq, offset: c.offset, parentSeq: baseLength, version: baseLength, trace: nil)
+            n = WNode(level: level, owner: b)
+        }
         c.node = n
         return n
     }

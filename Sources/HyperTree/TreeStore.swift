@@ -113,6 +113,14 @@ final class TreeStore: Sendable {
             seq: version - 1, offset: 0, parentSeq: version - 1, version: version, trace: trace)
     }
 
+    /// Child `i` of `node` if it is in the node cache (synchronous fast path; validates like `child`).
+    @inline(__always) func cachedChild(_ node: ResolvedNode, _ i: Int) -> ResolvedNode? {
+        let seq = node.children[2 * i]
+        guard seq >= 1, seq <= node.owner.seq, let ck = ResolvedNode.cacheKey(seq: seq, offset: node.children[2 * i + 1])
+        else { return nil }
+        return nodes.get(ck)
+    }
+
     /// Child `i` of `node`.
     @inline(__always)
     nonisolated(nonsending) func child(_ node: ResolvedNode, _ i: Int, version: UInt64, trace: QueryTrace?) async throws
@@ -201,13 +209,22 @@ final class TreeStore: Sendable {
             var e = node.keyCount
             while s < e {
                 let mid = (s + e) >> 1
-                let kb = try await keyBlock(node, mid, version: version, trace: trace)
+                let kb: DecodedBlock
+                if trace == nil, let hit = node.keyBlocks[mid] {
+                    kb = hit
+                } else {
+                    kb = try await keyBlock(node, mid, version: version, trace: trace)
+                }
                 let c = compareBytes(key, kb.key)
                 if c == 0 { return kb.entry }
                 if c < 0 { e = mid } else { s = mid + 1 }
             }
             if node.isLeaf { return nil }
-            node = try await child(node, s, version: version, trace: trace)
+            if trace == nil, let hit = cachedChild(node, s) {
+                node = hit
+            } else {
+                node = try await child(node, s, version: version, trace: trace)
+            }
         }
         throw TreeError.tooDeep(limit: TreeStore.maxDepth)
     }
