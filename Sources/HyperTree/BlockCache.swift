@@ -1,27 +1,35 @@
-/// A decoded Node block: key, value and the index levels it carries. Immutable and shared between readers.
+/// The entry part of a decoded Node block: seq, key and value. Immutable and shared between readers. (The block's
+/// index levels are cached separately, see `BlockIndex`, so caching entries stays cheap.)
 public final class DecodedBlock: Sendable {
     public let seq: UInt64
     public let key: [UInt8]
     public let value: [UInt8]?
     public let link: Bool
-    public let levels: [IndexLevel]
 
     init(seq: UInt64, message: NodeMessage) {
         self.seq = seq
         self.key = message.key
         self.value = message.value
         self.link = message.link ?? false
-        self.levels = message.levels
     }
 
-    /// Rough heap footprint, used for the cache's memory bound.
-    public var approximateBytes: Int {
-        var n = 160 + key.count + (value?.count ?? 0)
-        for l in levels { n += 64 + 8 * (l.keys.count + l.children.count) }
-        return n
-    }
+    /// Rough heap footprint (object plus two array buffers), used for the cache's memory bound.
+    public var approximateBytes: Int { 112 + key.count + (value?.count ?? 0) }
 
     var entry: TreeEntry { TreeEntry(seq: seq, key: key, value: value) }
+}
+
+/// The index levels (B-tree nodes) a block carries.
+final class BlockIndex: Sendable {
+    let levels: [IndexLevel]
+
+    init(levels: [IndexLevel]) { self.levels = levels }
+
+    var approximateBytes: Int {
+        var n = 48
+        for l in levels { n += 80 + 8 * (l.keys.count + l.children.count) }
+        return n
+    }
 }
 
 /// Something a `GenerationalCache` can hold and account for.
@@ -30,6 +38,7 @@ protocol CacheCost: AnyObject, Sendable {
 }
 
 extension DecodedBlock: CacheCost {}
+extension BlockIndex: CacheCost {}
 
 /// A memory-bounded cache keyed by `UInt64` (two generations: a hit in the old generation is promoted; when the
 /// young generation reaches half the bound it becomes the old one and the previous old one is dropped). O(1), close

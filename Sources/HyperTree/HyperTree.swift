@@ -54,7 +54,7 @@ public final class HyperTree: Sendable {
 
     /// Decoded blocks and search nodes currently cached, and their accounted bytes (bounded by `cacheBytes`).
     public var cacheStats: (blocks: Int, nodes: Int, bytes: Int) {
-        (store.cache.count, store.nodes.count, store.cache.bytes + store.nodes.bytes)
+        (store.cache.count, store.nodes.count, store.cachedBytes)
     }
 
     /// Appends the header block if the log is writable and empty.
@@ -150,7 +150,10 @@ public final class HyperTree: Sendable {
                 seq: b.baseLength,
                 reason: "log length \(newLength) after append, expected \(b.baseLength + UInt64(raw.count))")
         }
-        for d in decoded { store.cache.put(d.seq, d) }
+        for (entry, index) in decoded {
+            store.cache.put(entry.seq, entry)
+            store.indexes.put(entry.seq, index)
+        }
     }
 
     /// Inserts or replaces `key`. With `cas`, writes only if `cas(previous, next)` is true. Returns whether it wrote.

@@ -311,9 +311,9 @@ public final class TreeBatch {
 
     /// Encodes the pending blocks: every block but the last drops the root and keeps only the nodes it still owns
     /// (renumbered), exactly as Hyperbee's batch flush does. Returns the decoded forms too, to warm the cache.
-    func encode() -> (raw: [[UInt8]], decoded: [DecodedBlock]) {
+    func encode() -> (raw: [[UInt8]], decoded: [(DecodedBlock, BlockIndex)]) {
         var raw: [[UInt8]] = []
-        var decoded: [DecodedBlock] = []
+        var decoded: [(DecodedBlock, BlockIndex)] = []
         raw.reserveCapacity(pending.count)
         decoded.reserveCapacity(pending.count)
         let last = pending.count - 1
@@ -341,7 +341,7 @@ public final class TreeBatch {
             for c in idx { if let n = c?.node { levels.append(n.level) } }
             let msg = NodeMessage(levels: levels, key: pending[i].key, value: pending[i].value)
             raw.append(msg.encoded())
-            decoded.append(DecodedBlock(seq: seq, message: msg))
+            decoded.append((DecodedBlock(seq: seq, message: msg), BlockIndex(levels: levels)))
         }
         return (raw, decoded)
     }

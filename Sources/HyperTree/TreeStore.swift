@@ -34,13 +34,32 @@ final class TreeStore: Sendable {
 
     let log: any TreeLog
     let cache: BlockCache
+    let indexes: GenerationalCache<BlockIndex>
     let nodes: GenerationalCache<ResolvedNode>
     let writeLock = AsyncLock()
 
+    /// `cacheBytes` is split: 1/2 entries, 3/8 searchable nodes, 1/8 raw index levels.
     init(log: any TreeLog, cacheBytes: Int) {
         self.log = log
-        self.cache = BlockCache(maxBytes: cacheBytes / 4 * 3)
-        self.nodes = GenerationalCache(maxBytes: cacheBytes / 4)
+        self.cache = BlockCache(maxBytes: cacheBytes / 2)
+        self.nodes = GenerationalCache(maxBytes: cacheBytes / 8 * 3)
+        self.indexes = GenerationalCache(maxBytes: cacheBytes / 8)
+    }
+
+    var cachedBytes: Int { cache.bytes + nodes.bytes + indexes.bytes }
+
+    /// Block `seq` with its index levels (validated like `block`).
+    nonisolated(nonsending) func indexed(_ seq: UInt64, version: UInt64, trace: QueryTrace?) async throws
+        -> (DecodedBlock, [IndexLevel])
+    {
+        guard seq >= 1, seq < version else {
+            throw TreeError.badPointer(seq: seq, reason: "seq \(seq) outside 1..<\(version)")
+        }
+        if let i = indexes.get(seq), let b = cache.get(seq) {
+            trace?.touch(seq)
+            return (b, i.levels)
+        }
+        return try await load(seq, trace: trace)
     }
 
     /// Block `seq` of a tree at `version`; validates that the seq is a node block inside that version.
@@ -54,21 +73,12 @@ final class TreeStore: Sendable {
             trace?.touch(seq)
             return b
         }
-        return try await load(seq, trace: trace)
-    }
-
-    /// Block `seq` if it is cached or stored locally (never waits for a peer).
-    func localBlock(_ seq: UInt64) throws -> DecodedBlock? {
-        if let b = cache.get(seq) { return b }
-        guard let raw = try log.localBlock(at: seq) else { return nil }
-        let b = DecodedBlock(seq: seq, message: try NodeMessage.decode(raw, seq: seq))
-        cache.put(b.seq, b)
-        return b
+        return try await load(seq, trace: trace).0
     }
 
     /// The searchable node at (`seq`, `offset`), reached from a parent stored in block `parentSeq`.
     ///
-    /// Without a trace, nodes come from the node cache and their keys are resolved from local blocks when first
+    /// Without a trace, nodes come from the node cache and their keys are resolved from cached entries when first
     /// built. With a trace, nothing is resolved ahead of need, so the trace counts exactly the blocks a query needs.
     nonisolated(nonsending) func resolvedNode(
         seq: UInt64, offset: UInt64, parentSeq: UInt64, version: UInt64, trace: QueryTrace?
@@ -78,12 +88,12 @@ final class TreeStore: Sendable {
         }
         let ck = ResolvedNode.cacheKey(seq: seq, offset: offset)
         if trace == nil, seq >= 1, seq < version, let ck, let n = nodes.get(ck) { return n }
-        let b = try await block(seq, version: version, trace: trace)
-        guard offset < UInt64(b.levels.count) else {
+        let (b, levels) = try await indexed(seq, version: version, trace: trace)
+        guard offset < UInt64(levels.count) else {
             throw TreeError.badPointer(
-                seq: parentSeq, reason: "child offset \(offset) but block \(seq) has \(b.levels.count) levels")
+                seq: parentSeq, reason: "child offset \(offset) but block \(seq) has \(levels.count) levels")
         }
-        let level = b.levels[Int(offset)]
+        let level = levels[Int(offset)]
         var blocks: [DecodedBlock?] = []
         blocks.reserveCapacity(level.keys.count)
         for ks in level.keys {
@@ -93,7 +103,7 @@ final class TreeStore: Sendable {
             if ks == b.seq {
                 blocks.append(b)
             } else if trace == nil {
-                blocks.append(try localBlock(ks))
+                blocks.append(cache.get(ks))
             } else {
                 blocks.append(nil)
             }
@@ -107,8 +117,8 @@ final class TreeStore: Sendable {
     nonisolated(nonsending) func rootNode(version: UInt64, trace: QueryTrace?) async throws -> ResolvedNode? {
         guard version >= 2 else { return nil }
         if trace == nil, let n = nodes.get((version - 1) << 16) { return n }
-        let b = try await block(version - 1, version: version, trace: trace)
-        guard !b.levels.isEmpty else { throw TreeError.noRootAt(version: version) }
+        let (_, levels) = try await indexed(version - 1, version: version, trace: trace)
+        guard !levels.isEmpty else { throw TreeError.noRootAt(version: version) }
         return try await resolvedNode(
             seq: version - 1, offset: 0, parentSeq: version - 1, version: version, trace: trace)
     }
@@ -150,16 +160,20 @@ final class TreeStore: Sendable {
         return cache.get(seq)
     }
 
-    private nonisolated(nonsending) func load(_ seq: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
+    private nonisolated(nonsending) func load(_ seq: UInt64, trace: QueryTrace?) async throws
+        -> (DecodedBlock, [IndexLevel])
+    {
         trace?.touch(seq)
         var raw = try log.localBlock(at: seq)
         if raw == nil {
             raw = try await log.block(at: seq)
             trace?.fetchedOne()
         }
-        let b = DecodedBlock(seq: seq, message: try NodeMessage.decode(raw!, seq: seq))
-        cache.put(b.seq, b)
-        return b
+        let msg = try NodeMessage.decode(raw!, seq: seq)
+        let b = DecodedBlock(seq: seq, message: msg)
+        cache.put(seq, b)
+        indexes.put(seq, BlockIndex(levels: msg.levels))
+        return (b, msg.levels)
     }
 
     /// The index level `offset` of block `seq`, reached from a parent in block `parentSeq`.
@@ -171,19 +185,19 @@ final class TreeStore: Sendable {
         guard seq <= parentSeq else {
             throw TreeError.badPointer(seq: parentSeq, reason: "child points forward to block \(seq)")
         }
-        let b = try await block(seq, version: version, trace: trace)
-        guard offset < UInt64(b.levels.count) else {
+        let (b, levels) = try await indexed(seq, version: version, trace: trace)
+        guard offset < UInt64(levels.count) else {
             throw TreeError.badPointer(
-                seq: parentSeq, reason: "child offset \(offset) but block \(seq) has \(b.levels.count) levels")
+                seq: parentSeq, reason: "child offset \(offset) but block \(seq) has \(levels.count) levels")
         }
-        return (b, b.levels[Int(offset)])
+        return (b, levels[Int(offset)])
     }
 
     /// The root node at `version`, or nil for an empty tree.
     nonisolated(nonsending) func root(version: UInt64, trace: QueryTrace?) async throws -> (DecodedBlock, IndexLevel)? {
         guard version >= 2 else { return nil }
-        let b = try await block(version - 1, version: version, trace: trace)
-        guard let first = b.levels.first else { throw TreeError.noRootAt(version: version) }
+        let (b, levels) = try await indexed(version - 1, version: version, trace: trace)
+        guard let first = levels.first else { throw TreeError.noRootAt(version: version) }
         return (b, first)
     }
 
