@@ -1,6 +1,6 @@
 // HyperTreeBench: HyperTree beside raw LMDB, same keys, same machine, same run.
 //
-//   swift run -c release HyperTreeBench [keys] [--store hyperlog|lmdb|both]
+//   swift run -c release HyperTreeBench [keys] [--store hyperlog|lmdb|both] [--cache-mib N (default 1536)]
 //
 // Workloads: batched put (1,000 keys per batch), random get, 10,000-key range scans. Every figure is printed
 // with the raw LMDB figure measured in this run and the ratio (HyperTree throughput / LMDB throughput).
@@ -22,7 +22,14 @@ let batchSize = 1000
 let getCount = 200_000
 let rangeLength = 10_000
 let rangeRuns = 40
-let cacheBytes = 512 << 20
+let cacheBytes: Int = {
+    if let i = args.firstIndex(of: "--cache-mib"), args.index(after: i) < args.endIndex,
+        let m = Int(args[args.index(after: i)])
+    {
+        return m << 20
+    }
+    return 1536 << 20
+}()
 
 @inline(__always) func mix(_ x: UInt64) -> UInt64 {
     var z = x &+ 0x9E37_79B9_7F4A_7C15
