@@ -72,6 +72,15 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
         }
     }
 
+    /// Inserts or replaces.
+    func replace(_ key: UInt64, _ v: Value) {
+        lock.withLock {
+            if let old = young.removeValue(forKey: key) { youngBytes -= old.approximateBytes }
+            if let o = old.removeValue(forKey: key) { oldBytes -= o.approximateBytes }
+            insertLocked(key, v, size: v.approximateBytes)
+        }
+    }
+
     private func insertLocked(_ key: UInt64, _ v: Value, size: Int) {
         if youngBytes + size > maxBytes / 2 {
             old = young
@@ -106,7 +115,13 @@ final class ResolvedNode: CacheCost {
     /// Per key: start of key, start of value (or `UInt32.max` when there is no value), end.
     let bounds: [UInt32]
 
-    init(owner: DecodedBlock, keySeqs: [UInt64], children: [UInt64], keyBlocks: [DecodedBlock?]) {
+    /// Key of this node in the node cache (nil when not cacheable).
+    let cacheKey: UInt64?
+
+    init(
+        owner: DecodedBlock, keySeqs: [UInt64], children: [UInt64], keyBlocks: [DecodedBlock?], cacheKey: UInt64?
+    ) {
+        self.cacheKey = cacheKey
         self.owner = owner
         self.keySeqs = keySeqs
         self.children = children

@@ -189,12 +189,14 @@ final class RangeCursor {
             if p & 1 == 0 {
                 if node.isLeaf { continue }
                 guard nodes.count < TreeStore.maxDepth else { throw TreeError.tooDeep(limit: TreeStore.maxDepth) }
-                let c: ResolvedNode
+                var c: ResolvedNode
                 if trace == nil, let hit = store.cachedChild(node, p >> 1) {
                     c = hit
                 } else {
                     c = try await store.child(node, p >> 1, version: version, trace: trace)
                 }
+                // A scan reads every entry of a leaf anyway: make it packed for this and later scans.
+                if trace == nil, c.isLeaf, !c.isPacked, let up = store.upgradedLeaf(c) { c = up }
                 push(c, reverse ? 2 * c.keyCount : 0)
                 continue
             }

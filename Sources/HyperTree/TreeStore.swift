@@ -108,8 +108,39 @@ final class TreeStore: Sendable {
                 blocks.append(nil)
             }
         }
-        let n = ResolvedNode(owner: b, keySeqs: level.keys, children: level.children, keyBlocks: blocks)
+        let n = ResolvedNode(
+            owner: b, keySeqs: level.keys, children: level.children, keyBlocks: blocks, cacheKey: ck)
         if trace == nil, let ck { nodes.put(ck, n) }
+        return n
+    }
+
+    /// A fully local version of a leaf that was cached with some keys unresolved (their blocks were not cached when
+    /// it was built): resolves them from the cache or local storage, packs the leaf and replaces it in the node
+    /// cache. Returns nil when some key is still not local (a sparse replica), leaving the node as it is.
+    func upgradedLeaf(_ node: ResolvedNode) -> ResolvedNode? {
+        guard node.isLeaf, !node.isPacked, node.keyCount > 0, let ck = node.cacheKey else { return nil }
+        var blocks: [DecodedBlock?] = []
+        blocks.reserveCapacity(node.keyCount)
+        for i in 0..<node.keyCount {
+            if let b = node.keyBlocks[i] {
+                blocks.append(b)
+                continue
+            }
+            let ks = node.keySeqs[i]
+            if let b = cache.get(ks) {
+                blocks.append(b)
+                continue
+            }
+            guard let raw = try? log.localBlock(at: ks), let msg = try? NodeMessage.decode(raw, seq: ks) else {
+                return nil
+            }
+            let b = DecodedBlock(seq: ks, message: msg)
+            cache.put(ks, b)
+            blocks.append(b)
+        }
+        let n = ResolvedNode(
+            owner: node.owner, keySeqs: node.keySeqs, children: node.children, keyBlocks: blocks, cacheKey: ck)
+        nodes.replace(ck, n)
         return n
     }
 
