@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The entry part of a decoded Node block: seq, key and value. Immutable and shared between readers. (The block's
 /// index levels are cached separately, see `BlockIndex`, so caching entries stays cheap.)
 public final class DecodedBlock: Sendable {
@@ -109,8 +115,8 @@ final class ResolvedNode: CacheCost {
     let children: [UInt64]
     let keyBlocks: [DecodedBlock?]
 
-    /// For a leaf whose entries are all local: keys and values copied into one buffer, so a range scan reads
-    /// contiguous memory instead of chasing one heap object per entry. Empty otherwise.
+    /// For a node whose entries are all cached: keys and values copied into one buffer, so a search or a scan reads
+    /// contiguous memory instead of chasing one heap object per key. Empty otherwise.
     let packed: [UInt8]
     /// Per key: start of key, start of value (or `UInt32.max` when there is no value), end.
     let bounds: [UInt32]
@@ -128,7 +134,7 @@ final class ResolvedNode: CacheCost {
         self.keyBlocks = keyBlocks
         var packed: [UInt8] = []
         var bounds: [UInt32] = []
-        if children.isEmpty, !keyBlocks.isEmpty, keyBlocks.allSatisfy({ $0 != nil }) {
+        if !keyBlocks.isEmpty, keyBlocks.allSatisfy({ $0 != nil }) {
             var total = 0
             for b in keyBlocks { total += b!.key.count + (b!.value?.count ?? 0) }
             if total < Int(UInt32.max) {
@@ -160,7 +166,23 @@ final class ResolvedNode: CacheCost {
     let isPacked: Bool
     var approximateBytes: Int { 96 + keySeqs.count * 16 + children.count * 8 + packed.count + bounds.count * 4 }
 
-    /// Entry `i` of a packed leaf.
+    /// Compares `key` with key `i` of a packed node.
+    @inline(__always) func comparePacked(_ key: [UInt8], _ i: Int) -> Int {
+        let ks = Int(bounds[3 * i])
+        let vs = bounds[3 * i + 1]
+        let ke = vs == UInt32.max ? Int(bounds[3 * i + 2]) : Int(vs)
+        return key.withUnsafeBufferPointer { a in
+            packed.withUnsafeBufferPointer { p in
+                let bl = ke - ks
+                let n = min(a.count, bl)
+                let c = n == 0 ? 0 : memcmp(a.baseAddress!, p.baseAddress! + ks, n)
+                if c != 0 { return c < 0 ? -1 : 1 }
+                return a.count < bl ? -1 : (a.count > bl ? 1 : 0)
+            }
+        }
+    }
+
+    /// Entry `i` of a packed node.
     @inline(__always) func packedEntry(_ i: Int) -> TreeEntry {
         let ks = Int(bounds[3 * i])
         let vs = bounds[3 * i + 1]

@@ -195,8 +195,8 @@ final class RangeCursor {
                 } else {
                     c = try await store.child(node, p >> 1, version: version, trace: trace)
                 }
-                // A scan reads every entry of a leaf anyway: make it packed for this and later scans.
-                if trace == nil, c.isLeaf, !c.isPacked, let up = store.upgradedLeaf(c) { c = up }
+                // A scan reads every entry of a node anyway: make it packed for this and later scans.
+                if trace == nil, !c.isPacked, let up = store.upgradedLeaf(c) { c = up }
                 push(c, reverse ? 2 * c.keyCount : 0)
                 continue
             }

@@ -114,11 +114,11 @@ final class TreeStore: Sendable {
         return n
     }
 
-    /// A fully local version of a leaf that was cached with some keys unresolved (their blocks were not cached when
+    /// A fully local version of a node that was cached with some keys unresolved (their blocks were not cached when
     /// it was built): resolves them from the cache or local storage, packs the leaf and replaces it in the node
     /// cache. Returns nil when some key is still not local (a sparse replica), leaving the node as it is.
     func upgradedLeaf(_ node: ResolvedNode) -> ResolvedNode? {
-        guard node.isLeaf, !node.isPacked, node.keyCount > 0, let ck = node.cacheKey else { return nil }
+        guard !node.isPacked, node.keyCount > 0, let ck = node.cacheKey else { return nil }
         var blocks: [DecodedBlock?] = []
         blocks.reserveCapacity(node.keyCount)
         for i in 0..<node.keyCount {
@@ -253,6 +253,14 @@ final class TreeStore: Sendable {
         for _ in 0..<TreeStore.maxDepth {
             var s = 0
             var e = node.keyCount
+            if trace == nil, node.isPacked {
+                while s < e {
+                    let mid = (s + e) >> 1
+                    let c = node.comparePacked(key, mid)
+                    if c == 0 { return node.packedEntry(mid) }
+                    if c < 0 { e = mid } else { s = mid + 1 }
+                }
+            }
             while s < e {
                 let mid = (s + e) >> 1
                 let kb: DecodedBlock
