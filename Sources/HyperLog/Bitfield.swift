@@ -79,8 +79,9 @@ public struct Bitfield: Sendable, Equatable {
         return n
     }
 
-    mutating func load(page: UInt64, bytes: UnsafeRawBufferPointer) {
-        guard bytes.count == Self.wordsPerPage * 4 else { return }
+    /// Loads a stored page; false if it has the wrong size.
+    mutating func load(page: UInt64, bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count == Self.wordsPerPage * 4 else { return false }
         var words = [UInt32](repeating: 0, count: Self.wordsPerPage)
         for i in 0..<Self.wordsPerPage {
             words[i] =
@@ -88,6 +89,7 @@ public struct Bitfield: Sendable, Equatable {
                 | UInt32(bytes[4 * i + 3]) << 24
         }
         pages[page] = words
+        return true
     }
 
     /// Moves dirty pages into `batch` (empty pages are deleted) and forgets them.

@@ -39,7 +39,9 @@ public final class HyperLog: @unchecked Sendable {
         var bitfield = Bitfield()
         try storage.read { r in
             try r.scan(.bitfield, from: nil) { k, v in
-                if let page = LogKeys.decodeU64(k) { bitfield.load(page: page, bytes: v) }
+                guard let page = LogKeys.decodeU64(k), bitfield.load(page: page, bytes: v) else {
+                    throw HyperLogError.corrupt("bitfield page of \(v.count) bytes")
+                }
                 return true
             }
         }
@@ -115,11 +117,7 @@ public final class HyperLog: @unchecked Sendable {
     }
 
     static func readNode(_ r: any LogStorageReader, _ index: UInt64) throws -> TreeNode? {
-        try r.withValue(.nodes, LogKeys.u64(index)) { v in
-            guard let v else { return nil }
-            guard let n = TreeNode(index: index, stored: v) else { throw HyperLogError.corrupt("node \(index)") }
-            return n
-        }
+        try NodePages.read(r, index)
     }
 
     // MARK: Properties
@@ -194,8 +192,9 @@ public final class HyperLog: @unchecked Sendable {
             var batch = LogWriteBatch()
             var nodes: [TreeNode] = []
             nodes.reserveCapacity(blocks.count * 2)
-            for block in blocks {
-                let leaf = TreeNode.leaf(block: header.length, data: block)
+            let leafHashes = LeafHasher.hash(blocks)
+            for (k, block) in blocks.enumerated() {
+                let leaf = TreeNode(index: 2 * header.length, size: UInt64(block.count), hash: leafHashes[k])
                 batch.put(.blocks, LogKeys.u64(header.length), block)
                 nodes.append(leaf)
                 roots.append(leaf)
@@ -211,7 +210,9 @@ public final class HyperLog: @unchecked Sendable {
                 header.length += 1
                 header.byteLength += leaf.size
             }
-            for n in nodes { batch.put(.nodes, LogKeys.u64(n.index), n.stored) }
+            var nodeWriter = NodeWriter(storage: storage)
+            for n in nodes { try nodeWriter.put(n) }
+            nodeWriter.flush(into: &batch)
             var bitfield = state.bitfield
             bitfield.setRange(state.header.length, header.length, true)
             if header.contiguousLength == state.header.length {
@@ -251,13 +252,15 @@ public final class HyperLog: @unchecked Sendable {
             }
             var batch = LogWriteBatch()
             batch.deleteRange(.blocks, from: LogKeys.u64(newLength), to: nil)
-            batch.deleteRange(.nodes, from: LogKeys.u64(2 * newLength), to: nil)
+            var nodeWriter = NodeWriter(storage: storage)
+            try nodeWriter.removeAll(from: 2 * newLength)
             // Ancestors of the first removed leaf that sit below 2 * newLength also cover removed blocks.
             var i = 2 * newLength
             while FlatTree.depth(i) < 62 && FlatTree.leftSpan(i) < 2 * header.length {
                 i = FlatTree.parent(i)
-                if i < 2 * newLength { batch.delete(.nodes, LogKeys.u64(i)) }
+                if i < 2 * newLength { try nodeWriter.remove(i) }
             }
+            nodeWriter.flush(into: &batch)
             var bitfield = state.bitfield
             bitfield.setRange(newLength, header.length, false)
             bitfield.flush(into: &batch)

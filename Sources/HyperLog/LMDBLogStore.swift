@@ -83,7 +83,7 @@ final class LMDBLogStorage: LogStorage, @unchecked Sendable {
     init(store: LMDBLogStore, id: UInt32) {
         self.store = store
         prefix = Self.prefix(id)
-        nextPrefix = Self.prefix(id + 1)
+        nextPrefix = id == .max ? [0xff, 0xff, 0xff, 0xff, 0xff] : Self.prefix(id + 1)
     }
 
     static func prefix(_ id: UInt32) -> [UInt8] { withUnsafeBytes(of: id.bigEndian) { Array($0) } }
@@ -124,11 +124,23 @@ final class LMDBLogStorage: LogStorage, @unchecked Sendable {
         let tables = store.tables
         try wrap {
             try store.environment.write { txn in
+                // Blocks are mostly appended in key order: try MDB_APPEND (full pages, no split) until it refuses.
+                var appending = true
                 for op in batch.ops {
                     switch op {
                     case .put(let t, let k, let v):
-                        try full(k).withUnsafeBytes { kb in
-                            try v.withUnsafeBytes { vb in try txn.put(tables[t.rawValue], key: kb, value: vb) }
+                        // Prefix the key in a stack buffer (no heap allocation per put).
+                        try withUnsafeTemporaryAllocation(byteCount: 4 + k.count, alignment: 1) { kb in
+                            kb.copyMemory(from: UnsafeRawBufferPointer(start: prefix, count: 4))
+                            k.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: kb[4...]).copyMemory(from: $0) }
+                            try v.withUnsafeBytes { vb in
+                                let key = UnsafeRawBufferPointer(kb)
+                                if t == .blocks && appending {
+                                    if try txn.putAppending(tables[t.rawValue], key: key, value: vb) { return }
+                                    appending = false
+                                }
+                                try txn.put(tables[t.rawValue], key: key, value: vb)
+                            }
                         }
                     case .delete(let t, let k):
                         try txn.delete(tables[t.rawValue], key: full(k))

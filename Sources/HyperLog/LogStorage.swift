@@ -76,6 +76,11 @@ public struct StorageUsage: Sendable, Equatable {
     public var entries: Int
     /// Pages in use (LMDB: branch + leaf + overflow pages); for memory stores, bytes / 4096 rounded up.
     public var pages: Int
+
+    public init(entries: Int, pages: Int) {
+        self.entries = entries
+        self.pages = pages
+    }
 }
 
 /// A store that holds many logs: the driver's `open` / `close`.

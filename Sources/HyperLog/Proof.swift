@@ -237,4 +237,11 @@ public protocol ProofSource: Sendable {
     func remoteLength() async throws -> UInt64
     /// Answers `request` as a Hypercore peer answers a `request` message.
     func proof(for request: ProofRequest) async throws -> Proof
+    /// The source's fork id, if known (from `sync` messages); a higher fork than ours triggers a reorg in `update`.
+    func remoteFork() async throws -> UInt64?
+}
+
+extension ProofSource {
+    /// Default: the fork is unknown.
+    public func remoteFork() async throws -> UInt64? { nil }
 }

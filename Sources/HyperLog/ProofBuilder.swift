@@ -15,10 +15,18 @@ struct ProofBuilder {
         return ite.index
     }
 
-    /// Siblings from the leaf of `block` up to (excluding) `root`.
-    mutating func blockProof(_ block: UInt64, root: UInt64) throws {
-        var ite = FlatTree.Iterator(2 * block)
+    /// The node a block or hash proof starts from: a leaf (`2 * block`, the value is sent) or any tree node
+    /// (a hash proof, which sends the node itself first).
+    struct Target {
+        var index: UInt64
+        var includeSelf: Bool
+    }
+
+    /// Siblings from `target` up to (excluding) `root`, preceded by the target node itself for hash proofs.
+    mutating func blockProof(_ target: Target, root: UInt64) throws {
+        var ite = FlatTree.Iterator(target.index)
         var out: [TreeNode] = []
+        if target.includeSelf { out.append(try node(target.index)) }
         while ite.index != root {
             guard ite.factor < (1 << 62) else { throw HyperLogError.invalidProof("root \(root) is not an ancestor") }
             ite.sibling()
@@ -30,7 +38,7 @@ struct ProofBuilder {
 
     /// Nodes that extend a tree of `from` leaves-index to `to` (both `2 * length`), weaving in the block proof when
     /// the block lies inside the new part.
-    mutating func upgradeProof(block: UInt64?, from: UInt64, to: UInt64, subTree: UInt64, additional: Bool) throws {
+    mutating func upgradeProof(block: Target?, from: UInt64, to: UInt64, subTree: UInt64, additional: Bool) throws {
         var out: [TreeNode]? = from == 0 ? [] : nil
         var ite = FlatTree.Iterator(0)
         while ite.fullRoot(to) {
@@ -128,13 +136,26 @@ struct TreeBatch {
 }
 
 enum ProofVerifier {
-    /// Hashes the block up its sibling path; returns the top node (nil when there is no block) and every node seen.
+    /// Hashes the block (or the hash proof's node) up its sibling path; returns the top node (nil when the proof has
+    /// neither) and every node seen.
     static func verifyBlock(_ proof: Proof, nodes: inout [TreeNode]) throws -> TreeNode? {
-        guard let block = proof.block else { return nil }
-        var ite = FlatTree.Iterator(2 * block.index)
-        var root = TreeNode.leaf(block: block.index, data: block.value)
+        var ite: FlatTree.Iterator
+        var root: TreeNode
+        var q: NodeQueue
+        if let block = proof.block {
+            guard proof.hash == nil else { throw HyperLogError.invalidProof("both a block and a hash") }
+            ite = FlatTree.Iterator(2 * block.index)
+            root = TreeNode.leaf(block: block.index, data: block.value)
+            q = NodeQueue(block.nodes)
+        } else if let hash = proof.hash {
+            guard hash.index < (1 << 62) else { throw HyperLogError.invalidProof("hash index too large") }
+            ite = FlatTree.Iterator(hash.index)
+            q = NodeQueue(hash.nodes)
+            root = try q.shift(hash.index)
+        } else {
+            return nil
+        }
         nodes.append(root)
-        var q = NodeQueue(block.nodes)
         while q.count > 0 {
             guard ite.factor < (1 << 62) else { throw HyperLogError.invalidProof("block path too long") }
             let sib = try q.shift(ite.sibling())

@@ -7,15 +7,20 @@ extension HyperLog {
         public var block: UInt64?
         /// The new length when the proof upgraded the log.
         public var upgradedTo: UInt64?
+        /// The verified tree node index, if the proof was a hash proof.
+        public var hash: UInt64? = nil
     }
 
     /// Answers a proof request from this log's stored nodes and blocks (like Hypercore's `MerkleTree.proof`).
-    /// Block + upgrade requests are served; `hash` and `seek` requests throw `unsupported`.
+    /// Block, hash (any tree node) and upgrade requests are served; `seek` requests throw `unsupported`.
     public func proof(for request: ProofRequest) throws -> Proof {
-        guard request.hash == nil else { throw HyperLogError.unsupported("hash proofs") }
         guard request.seek == nil else { throw HyperLogError.unsupported("seek proofs") }
+        guard request.block == nil || request.hash == nil else {
+            throw HyperLogError.invalidArgument("request asks for both a block and a hash")
+        }
         let (header, identity) = lock.withLock { (state.header, state.identity) }
-        guard request.fork == header.fork else {
+        // A peer on an older fork can only be served a full upgrade from 0 (it then reorgs).
+        guard request.fork == header.fork || request.upgrade?.start == 0 else {
             throw HyperLogError.forkMismatch(expected: header.fork, got: request.fork)
         }
         let head = 2 * header.length
@@ -29,11 +34,22 @@ extension HyperLog {
             from = 2 * u.start
             to = 2 * end
         }
-        if let b = request.block, b.index >= header.length {
-            throw HyperLogError.outOfRange(index: b.index, length: header.length)
+        // The node the proof starts from, its `nodes` count, and the last block it covers.
+        var target: (ProofBuilder.Target, nodes: UInt64, last: UInt64)?
+        if let b = request.block {
+            target = (.init(index: 2 * b.index, includeSelf: false), b.nodes, b.index)
+        } else if let h = request.hash {
+            guard h.index < (1 << 62) else { throw HyperLogError.invalidArgument("hash index \(h.index) too large") }
+            target = (.init(index: h.index, includeSelf: true), h.nodes, FlatTree.rightSpan(h.index) / 2)
         }
-        if request.upgrade == nil && request.block == nil {
-            throw HyperLogError.invalidArgument("request asks for neither a block nor an upgrade")
+        if let t = target, t.last >= header.length {
+            throw HyperLogError.outOfRange(index: t.last, length: header.length)
+        }
+        if let t = target, let u = request.upgrade, t.last >= u.start + u.length {
+            throw HyperLogError.invalidArgument("block \(t.last) lies beyond the requested upgrade")
+        }
+        if request.upgrade == nil && target == nil {
+            throw HyperLogError.invalidArgument("request asks for neither a block, a hash nor an upgrade")
         }
         return try storage.read { r in
             var b = ProofBuilder(node: { i in
@@ -41,16 +57,15 @@ extension HyperLog {
                 return n
             })
             var subTree = head
-            if let block = request.block, request.upgrade == nil || block.index < request.upgrade!.start {
-                subTree = try ProofBuilder.nodesToRoot(2 * block.index, block.nodes, to)
-                try b.blockProof(block.index, root: subTree)
-            } else if let block = request.block {
-                subTree = 2 * block.index
+            if let t = target, request.upgrade == nil || t.last < request.upgrade!.start {
+                subTree = try ProofBuilder.nodesToRoot(t.0.index, t.nodes, to)
+                try b.blockProof(t.0, root: subTree)
+            } else if let t = target {
+                subTree = t.0.index
             }
-            if let u = request.upgrade {
-                try b.upgradeProof(block: request.block?.index, from: from, to: to, subTree: subTree, additional: false)
+            if request.upgrade != nil {
+                try b.upgradeProof(block: target?.0, from: from, to: to, subTree: subTree, additional: false)
                 if head > to { try b.upgradeProof(block: nil, from: to, to: head, subTree: head, additional: true) }
-                _ = u
             }
             var proof = Proof(fork: header.fork)
             if let block = request.block {
@@ -58,6 +73,9 @@ extension HyperLog {
                     throw HyperLogError.blockNotAvailable(block.index)
                 }
                 proof.block = Proof.Block(index: block.index, value: value, nodes: b.blockNodes ?? [])
+            }
+            if let hash = request.hash {
+                proof.hash = Proof.Hash(index: hash.index, nodes: b.blockNodes ?? [])
             }
             if let u = request.upgrade {
                 proof.upgrade = Proof.Upgrade(
@@ -87,7 +105,7 @@ extension HyperLog {
     /// unless every hash and the signature check out.
     @discardableResult
     public func apply(_ proof: Proof) throws -> ApplyResult {
-        guard proof.hash == nil, proof.seek == nil else { throw HyperLogError.unsupported("hash / seek proofs") }
+        guard proof.seek == nil else { throw HyperLogError.unsupported("seek proofs") }
         let (result, events): (ApplyResult, [LogEvent]) = try lock.withLock {
             var header = state.header
             var identity = state.identity
@@ -100,16 +118,24 @@ extension HyperLog {
                     header.manifestKnown = true
                 }
             }
-            guard proof.fork == header.fork || (header.length == 0 && proof.upgrade != nil) else {
+            // A newer fork with a full upgrade from 0 replaces our tree (the writer truncated): a reorg.
+            let reorg = proof.fork != header.fork && header.length > 0
+            guard
+                proof.fork == header.fork || (header.length == 0 && proof.upgrade != nil)
+                    || (proof.fork > header.fork && proof.upgrade?.start == 0)
+            else {
                 throw HyperLogError.forkMismatch(expected: header.fork, got: proof.fork)
             }
             var batchNodes: [TreeNode] = []
             let blockRoot = try ProofVerifier.verifyBlock(proof, nodes: &batchNodes)
-            var tree = TreeBatch(roots: state.roots, length: header.length, byteLength: header.byteLength)
+            var tree =
+                reorg
+                ? TreeBatch(roots: [], length: 0, byteLength: 0)
+                : TreeBatch(roots: state.roots, length: header.length, byteLength: header.byteLength)
             var unverified = blockRoot
             var upgraded = false
             if let u = proof.upgrade {
-                guard u.start == header.length else {
+                guard u.start == tree.length else {
                     throw HyperLogError.invalidProof("upgrade starts at \(u.start), log length is \(header.length)")
                 }
                 guard u.length > 0 else { throw HyperLogError.invalidProof("empty upgrade") }
@@ -123,7 +149,9 @@ extension HyperLog {
                 upgraded = true
             }
             if let u = unverified {
-                let trusted = try storage.read { try Self.readNode($0, u.index) }
+                let trusted =
+                    reorg
+                    ? tree.nodes.first { $0.index == u.index } : try storage.read { try Self.readNode($0, u.index) }
                 guard let trusted, trusted.hash == u.hash, trusted.size == u.size else {
                     throw HyperLogError.invalidProof("block does not hash to a trusted node (at \(u.index))")
                 }
@@ -132,9 +160,34 @@ extension HyperLog {
             if let b = proof.block, b.index >= newLength {
                 throw HyperLogError.outOfRange(index: b.index, length: newLength)
             }
+            if let h = proof.hash, FlatTree.rightSpan(h.index) / 2 >= newLength {
+                throw HyperLogError.outOfRange(index: FlatTree.rightSpan(h.index) / 2, length: newLength)
+            }
             var batch = LogWriteBatch()
-            for n in batchNodes + tree.nodes { batch.put(.nodes, LogKeys.u64(n.index), n.stored) }
             var bitfield = state.bitfield
+            var nodeWriter = NodeWriter(storage: storage)
+            var kept: UInt64 = 0
+            if reorg {
+                // Keep the old blocks under the leading new roots we already hold identically (the common prefix);
+                // drop the rest of the old fork. Dropped blocks are re-fetched and re-verified on demand.
+                try storage.read { r in
+                    for root in tree.roots {
+                        guard let old = try Self.readNode(r, root.index), old == root else { break }
+                        kept = FlatTree.rightSpan(root.index) / 2 + 1
+                    }
+                }
+                batch.deleteRange(.blocks, from: LogKeys.u64(kept), to: nil)
+                try nodeWriter.removeAll(from: 2 * kept)
+                var i = 2 * kept
+                while FlatTree.depth(i) < 62 && FlatTree.leftSpan(i) < 2 * header.length {
+                    i = FlatTree.parent(i)
+                    if i < 2 * kept { try nodeWriter.remove(i) }
+                }
+                bitfield.setRange(kept, max(header.length, kept), false)
+                header.contiguousLength = min(header.contiguousLength, kept)
+            }
+            for n in batchNodes + tree.nodes { try nodeWriter.put(n) }
+            nodeWriter.flush(into: &batch)
             if let b = proof.block {
                 batch.put(.blocks, LogKeys.u64(b.index), b.value)
                 bitfield.set(b.index, true)
@@ -154,9 +207,18 @@ extension HyperLog {
             if upgraded { state.roots = tree.roots }
             state.bitfield = bitfield
             var events: [LogEvent] = []
+            if reorg {
+                // Blocks from `kept` on may have changed: report a truncation to it, then the growth.
+                state.truncations.append((header.fork, kept))
+                events.append(.truncated(length: kept, fork: header.fork))
+            }
             if upgraded { events.append(.appended(length: header.length, byteLength: header.byteLength)) }
             if let b = proof.block { events.append(.downloaded(index: b.index)) }
-            return (ApplyResult(block: proof.block?.index, upgradedTo: upgraded ? header.length : nil), events)
+            return (
+                ApplyResult(
+                    block: proof.block?.index, upgradedTo: upgraded ? header.length : nil, hash: proof.hash?.index),
+                events
+            )
         }
         for e in events { emit(e) }
         return result
@@ -166,12 +228,19 @@ extension HyperLog {
     @discardableResult
     public func update(from source: any ProofSource) async throws -> UInt64 {
         let remote = try await source.remoteLength()
+        let remoteFork = try await source.remoteFork()
         let (length, fork, needManifest) = lock.withLock {
             (state.header.length, state.header.fork, !state.header.manifestKnown)
         }
-        guard remote > length else { return length }
-        let request = ProofRequest(
-            fork: fork, upgrade: .init(start: length, length: remote - length), manifest: needManifest)
+        let request: ProofRequest
+        if let remoteFork, remoteFork > fork, length > 0, remote > 0 {
+            // The writer truncated: fetch its whole new tree and reorg.
+            request = ProofRequest(fork: fork, upgrade: .init(start: 0, length: remote), manifest: needManifest)
+        } else {
+            guard remote > length else { return length }
+            request = ProofRequest(
+                fork: fork, upgrade: .init(start: length, length: remote - length), manifest: needManifest)
+        }
         let proof = try await source.proof(for: request)
         try apply(proof)
         return self.length
@@ -244,5 +313,6 @@ public struct LocalProofSource: ProofSource {
     public let log: HyperLog
     public init(_ log: HyperLog) { self.log = log }
     public func remoteLength() async throws -> UInt64 { log.length }
+    public func remoteFork() async throws -> UInt64? { log.fork }
     public func proof(for request: ProofRequest) async throws -> Proof { try log.proof(for: request) }
 }

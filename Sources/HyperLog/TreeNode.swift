@@ -27,15 +27,7 @@ public struct TreeNode: Sendable, Hashable, CustomStringConvertible {
             hash: HypercoreCrypto.parentHash(left, right))
     }
 
-    /// Stored form: u64le size followed by the hash (40 bytes, as Hypercore stores tree nodes).
-    var stored: [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(40)
-        withUnsafeBytes(of: size.littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: hash)
-        return out
-    }
-
+    /// Reads the stored form: u64le size followed by the hash (40 bytes, as Hypercore stores tree nodes).
     init?(index: UInt64, stored: UnsafeRawBufferPointer) {
         guard stored.count == 40 else { return nil }
         var s: UInt64 = 0
