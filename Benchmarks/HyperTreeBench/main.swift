@@ -127,7 +127,12 @@ struct Timings {
     // LMDB's page cache), then measure in chunks of 1,000 alternating sides.
     var warm = 0
     for try await e in tree.range() { warm &+= e.key.count }
-    try rawEnv.read { txn in try txn.scan(rawDB) { k, _ in warm &+= k.count; return true } }
+    try rawEnv.read { txn in
+        try txn.scan(rawDB) { k, _ in
+            warm &+= k.count
+            return true
+        }
+    }
     precondition(warm == 2 * keys.reduce(0) { $0 + $1.count })
     var get = Timings()
     var c = 0

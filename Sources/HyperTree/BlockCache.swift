@@ -81,7 +81,7 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
     /// Inserts or replaces.
     func replace(_ key: UInt64, _ v: Value) {
         lock.withLock {
-            if let old = young.removeValue(forKey: key) { youngBytes -= old.approximateBytes }
+            if let y = young.removeValue(forKey: key) { youngBytes -= y.approximateBytes }
             if let o = old.removeValue(forKey: key) { oldBytes -= o.approximateBytes }
             insertLocked(key, v, size: v.approximateBytes)
         }
