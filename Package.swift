@@ -85,7 +85,8 @@ let package = Package(
         .executableTarget(
             name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
         .executableTarget(
-            name: "HyperTreeBench", dependencies: ["HyperTree", "LMDBKit"], path: "Benchmarks/HyperTreeBench"),
+            name: "HyperTreeBench", dependencies: ["HyperTree", "HyperLog", "HyperCrypto", "LMDBKit"],
+            path: "Benchmarks/HyperTreeBench"),
         .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
         .executableTarget(
             name: "DispatcherBench", dependencies: ["Dispatcher", "AllocationCounter"], path: "Benchmarks/DispatcherBench"),
