@@ -14,7 +14,8 @@ struct StoreTests {
         var events: [NostrEvent] = []
         for i in 0..<30 { events.append(.make(key: UInt8(i % 3 + 1), at: 1_000 + Int64(i / 10), content: "n\(i)")) }
         #expect(try await store.insert(events).allSatisfy(\.isStored))
-        let expected = IndexedEventStore.newestFirst(events)
+        // Independent oracle: newest first, then lowest id.
+        let expected = events.sorted { ($0.createdAt, $1.id) > ($1.createdAt, $0.id) }
         for limit in [1, 5, 10, 11, 25, 30, 100] {
             let got = try await store.query([Filter(limit: limit)], limit: 500, now: now)
             #expect(got.map(\.id) == Array(expected.prefix(limit)).map(\.id), "limit \(limit)")
