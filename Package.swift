@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "HyperCrypto", targets: ["HyperCrypto"]),
         .library(name: "LMDBKit", targets: ["LMDBKit"]),
+        .library(name: "CompactEncoding", targets: ["CompactEncoding"]),
         .library(name: "HyperLog", targets: ["HyperLog"]),
         .library(name: "HyperTree", targets: ["HyperTree"]),
         .library(name: "NostrRelay", targets: ["NostrRelay"]),
@@ -30,9 +31,10 @@ let package = Package(
         // Foundations shared by several modules.
         .target(name: "HyperCrypto", dependencies: ["CSodium"]),
         .target(name: "LMDBKit", dependencies: ["CLMDB"]),
+        .target(name: "CompactEncoding"),
 
         // Storage: signed Merkle log, B-tree on top.
-        .target(name: "HyperLog", dependencies: ["HyperCrypto", "LMDBKit"]),
+        .target(name: "HyperLog", dependencies: ["HyperCrypto", "LMDBKit", "CompactEncoding"]),
         .target(name: "HyperTree", dependencies: ["HyperLog"]),
 
         // Nostr relay engine.
@@ -64,7 +66,7 @@ let package = Package(
         .target(name: "Dispatcher", dependencies: ["Telemetry", .product(name: "Logging", package: "swift-log")]),
 
         // Peer transport and replication.
-        .target(name: "SwarmTransport", dependencies: ["HyperCrypto", "HyperLog"]),
+        .target(name: "SwarmTransport", dependencies: ["HyperCrypto", "CompactEncoding", "HyperLog"]),
 
         // Executables.
         .executableTarget(
@@ -76,7 +78,8 @@ let package = Package(
         ),
 
         // Benchmarks (run in release: see Docs/performance.md).
-        .executableTarget(name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
+        .executableTarget(
+            name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
         .executableTarget(
             name: "HyperTreeBench", dependencies: ["HyperTree", "LMDBKit"], path: "Benchmarks/HyperTreeBench"),
         .executableTarget(name: "DispatcherBench", dependencies: ["Dispatcher"], path: "Benchmarks/DispatcherBench"),
@@ -85,6 +88,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["HyperCrypto"], path: "Tests/TestSupport"),
         .testTarget(name: "HyperCryptoTests", dependencies: ["HyperCrypto", "TestSupport"]),
         .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"]),
+        .testTarget(name: "CompactEncodingTests", dependencies: ["CompactEncoding", "TestSupport"]),
         .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "TestSupport"]),
         .testTarget(name: "HyperTreeTests", dependencies: ["HyperTree", "TestSupport"]),
         .testTarget(name: "NostrRelayTests", dependencies: ["NostrRelay", "TestSupport"]),
