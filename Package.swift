@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "NostrRelay",
             dependencies: [
-                "CSecp256k1", "HyperCrypto", "HyperTree",
+                "CSecp256k1", "HyperCrypto", "HyperLog", "HyperTree",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

@@ -1,16 +1,19 @@
 import HyperCrypto
+import HyperTree
 import TestSupport
 import Testing
 
 @testable import NostrRelay
 
-@Suite("IndexedEventStore over the in-memory ordered KV")
+@Suite("IndexedEventStore over the in-memory KV and over a HyperTree")
 struct StoreTests {
     let now: Int64 = 1_700_000_000
 
-    @Test("limit keeps the newest events, ties broken by lowest id; no event lost when many share a second")
-    func limitNewestTiesLowestID() async throws {
-        let store = InMemoryEventStore()
+    @Test(
+        "limit keeps the newest events, ties broken by lowest id; no event lost when many share a second",
+        arguments: Backend.allCases)
+    func limitNewestTiesLowestID(_ backend: Backend) async throws {
+        let store = backend.make()
         var events: [NostrEvent] = []
         for i in 0..<30 { events.append(.make(key: UInt8(i % 3 + 1), at: 1_000 + Int64(i / 10), content: "n\(i)")) }
         #expect(try await store.insert(events).allSatisfy(\.isStored))
@@ -30,9 +33,9 @@ struct StoreTests {
         #expect(byAuthorKind.map(\.id) == Array(expected.filter { $0.pubkey != Keys.pubkey(1) }.prefix(7)).map(\.id))
     }
 
-    @Test("since and until are both inclusive")
-    func inclusiveBounds() async throws {
-        let store = InMemoryEventStore()
+    @Test("since and until are both inclusive", arguments: Backend.allCases)
+    func inclusiveBounds(_ backend: Backend) async throws {
+        let store = backend.make()
         let events = (0..<5).map { NostrEvent.make(at: 100 + Int64($0), content: "t\($0)") }
         _ = try await store.insert(events)
         let got = try await store.query([Filter(since: 101, until: 103)], limit: 100, now: now)
@@ -42,9 +45,9 @@ struct StoreTests {
         #expect(try await store.query([Filter(since: 104, until: 101)], limit: 100, now: now).isEmpty)
     }
 
-    @Test("tag filters use the tag index; several filters are OR'd and deduplicated")
-    func tagsAndOr() async throws {
-        let store = InMemoryEventStore()
+    @Test("tag filters use the tag index; several filters are OR'd and deduplicated", arguments: Backend.allCases)
+    func tagsAndOr(_ backend: Backend) async throws {
+        let store = backend.make()
         let target = String(repeating: "a", count: 64)
         let a = NostrEvent.make(at: 10, tags: [["e", target], ["t", "swift"]], content: "a")
         let b = NostrEvent.make(key: 2, at: 11, tags: [["t", "swift"], ["t", "nostr"]], content: "b")
@@ -63,18 +66,20 @@ struct StoreTests {
         #expect(try await store.query([Filter(ids: [])], limit: 10, now: now).isEmpty)
     }
 
-    @Test("duplicates are refused with duplicate:")
-    func duplicates() async throws {
-        let store = InMemoryEventStore()
+    @Test("duplicates are refused with duplicate:", arguments: Backend.allCases)
+    func duplicates(_ backend: Backend) async throws {
+        let store = backend.make()
         let e = NostrEvent.make()
         let outcomes = try await store.insert([e, e])
         #expect(outcomes == [.stored, .rejected(message: "duplicate: already have this event")])
         #expect(try await store.insert([e]) == [.rejected(message: "duplicate: already have this event")])
     }
 
-    @Test("replaceable kinds keep only the newest per author; equal timestamps keep the lowest id")
-    func replaceable() async throws {
-        let store = InMemoryEventStore()
+    @Test(
+        "replaceable kinds keep only the newest per author; equal timestamps keep the lowest id",
+        arguments: Backend.allCases)
+    func replaceable(_ backend: Backend) async throws {
+        let store = backend.make()
         let old = NostrEvent.make(at: 100, kind: 0, content: "old")
         let new = NostrEvent.make(at: 200, kind: 0, content: "new")
         let other = NostrEvent.make(key: 2, at: 150, kind: 0, content: "other author")
@@ -97,9 +102,9 @@ struct StoreTests {
         #expect(try await store.query([Filter(kinds: [10_002])], limit: 10, now: now).map(\.id) == [low.id])
     }
 
-    @Test("addressable kinds are replaced per d tag; missing d equals empty d")
-    func addressable() async throws {
-        let store = InMemoryEventStore()
+    @Test("addressable kinds are replaced per d tag; missing d equals empty d", arguments: Backend.allCases)
+    func addressable(_ backend: Backend) async throws {
+        let store = backend.make()
         let a1 = NostrEvent.make(at: 100, kind: 30_023, tags: [["d", "post-a"]], content: "a v1")
         let b1 = NostrEvent.make(at: 100, kind: 30_023, tags: [["d", "post-b"]], content: "b v1")
         let a2 = NostrEvent.make(at: 200, kind: 30_023, tags: [["d", "post-a"]], content: "a v2")
@@ -112,9 +117,11 @@ struct StoreTests {
         #expect(try await store.query([Filter(tags: ["d": ["post-a"]])], limit: 10, now: now).map(\.id) == [a2.id])
     }
 
-    @Test("NIP-09: e tags delete the author's own events, not others'; deleted events cannot come back")
-    func deletionByID() async throws {
-        let store = InMemoryEventStore()
+    @Test(
+        "NIP-09: e tags delete the author's own events, not others'; deleted events cannot come back",
+        arguments: Backend.allCases)
+    func deletionByID(_ backend: Backend) async throws {
+        let store = backend.make()
         let mine = NostrEvent.make(at: 100, content: "mine")
         let theirs = NostrEvent.make(key: 2, at: 100, content: "theirs")
         _ = try await store.insert([mine, theirs])
@@ -136,9 +143,9 @@ struct StoreTests {
         #expect(try await store.query([Filter(ids: [deletion.id])], limit: 10, now: now).count == 1)
     }
 
-    @Test("NIP-09: a tags delete addressable versions up to the deletion's created_at")
-    func deletionByAddress() async throws {
-        let store = InMemoryEventStore()
+    @Test("NIP-09: a tags delete addressable versions up to the deletion's created_at", arguments: Backend.allCases)
+    func deletionByAddress(_ backend: Backend) async throws {
+        let store = backend.make()
         let pk = Keys.pubkey(1)
         let v1 = NostrEvent.make(at: 100, kind: 30_023, tags: [["d", "x"]], content: "v1")
         let other = NostrEvent.make(at: 100, kind: 30_023, tags: [["d", "y"]], content: "y")
@@ -155,9 +162,9 @@ struct StoreTests {
         #expect(try await store.insert([newer]) == [.stored])
     }
 
-    @Test("NIP-40: expired events are hidden from queries and counts, and purged")
-    func expiration() async throws {
-        let store = InMemoryEventStore()
+    @Test("NIP-40: expired events are hidden from queries and counts, and purged", arguments: Backend.allCases)
+    func expiration(_ backend: Backend) async throws {
+        let store = backend.make()
         let soon = NostrEvent.make(at: 100, tags: [["expiration", "\(now + 10)"]], content: "soon")
         let keep = NostrEvent.make(at: 101, content: "keep")
         _ = try await store.insert([soon, keep])
@@ -168,9 +175,9 @@ struct StoreTests {
         #expect(try await store.query([Filter()], limit: 10, now: now).map(\.id) == [keep.id])
     }
 
-    @Test("allEvents streams every event oldest first (export)")
-    func export() async throws {
-        let store = InMemoryEventStore()
+    @Test("allEvents streams every event oldest first (export)", arguments: Backend.allCases)
+    func export(_ backend: Backend) async throws {
+        let store = backend.make()
         let events = (0..<600).map { NostrEvent.make(key: UInt8($0 % 5 + 1), at: 1_000 + Int64($0), content: "\($0)") }
         _ = try await store.insert(events)
         var seen: [String] = []
@@ -178,11 +185,24 @@ struct StoreTests {
         #expect(seen == events.map(\.id))
     }
 
-    @Test("a closed store refuses further work")
-    func closed() async throws {
-        let store = InMemoryEventStore()
+    @Test("a closed store refuses further work", arguments: Backend.allCases)
+    func closed(_ backend: Backend) async throws {
+        let store = backend.make()
         try await store.close()
         await #expect(throws: EventStoreError.closed) { try await store.insert([NostrEvent.make()]) }
+    }
+}
+
+/// The ordered KVs the store logic is tested on.
+enum Backend: String, CaseIterable, CustomTestStringConvertible {
+    case memory, hypertree
+    var testDescription: String { rawValue }
+
+    func make() -> IndexedEventStore {
+        switch self {
+        case .memory: return IndexedEventStore(kv: InMemoryOrderedKV())
+        case .hypertree: return IndexedEventStore(kv: HyperTreeKV(tree: HyperTree(log: MemoryTreeLog())))
+        }
     }
 }
 
