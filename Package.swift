@@ -83,6 +83,9 @@ let package = Package(
         .executableTarget(
             name: "HyperTreeBench", dependencies: ["HyperTree", "LMDBKit"], path: "Benchmarks/HyperTreeBench"),
         .executableTarget(name: "DispatcherBench", dependencies: ["Dispatcher"], path: "Benchmarks/DispatcherBench"),
+        .executableTarget(
+            name: "NostrRelayBench", dependencies: ["NostrRelay", "HyperCrypto", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/NostrRelayBench"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["HyperCrypto"], path: "Tests/TestSupport"),

@@ -175,6 +175,25 @@ struct StoreTests {
         #expect(try await store.query([Filter()], limit: 10, now: now).map(\.id) == [keep.id])
     }
 
+    @Test("the event cache never serves deleted or replaced events, and a tiny cache still answers correctly")
+    func cacheConsistency() async throws {
+        for capacity in [0, 1, 3, 1_000] {
+            let store = IndexedEventStore(kv: InMemoryOrderedKV(), cacheCapacity: capacity)
+            let notes = (0..<6).map { NostrEvent.make(at: 100 + Int64($0), content: "c\($0)") }
+            let profile = NostrEvent.make(at: 100, kind: 0, content: "v1")
+            _ = try await store.insert(notes + [profile])
+            #expect(try await store.query([Filter()], limit: 100, now: now).count == 7)  // warms the cache
+            _ = try await store.insert([
+                NostrEvent.make(at: 200, kind: 5, tags: [["e", notes[0].id], ["e", notes[3].id]]),
+                NostrEvent.make(at: 201, kind: 0, content: "v2"),
+            ])
+            let ids = Set(notes.map(\.id) + [profile.id])
+            let left = try await store.query([Filter(ids: ids)], limit: 100, now: now).map(\.id)
+            #expect(Set(left) == Set([notes[1], notes[2], notes[4], notes[5]].map(\.id)), "capacity \(capacity)")
+            #expect(try await store.query([Filter(kinds: [0])], limit: 10, now: now).map(\.content) == ["v2"])
+        }
+    }
+
     @Test("allEvents streams every event oldest first (export)", arguments: Backend.allCases)
     func export(_ backend: Backend) async throws {
         let store = backend.make()
