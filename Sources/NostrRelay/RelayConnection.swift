@@ -20,7 +20,7 @@ public final class RelayConnection: Sendable {
         var nextGeneration: UInt64 = 0
     }
 
-    unowned let relay: Relay
+    let relay: Relay
     public let remoteAddress: String
     let outbound: any RelayOutbound
     /// The NIP-42 challenge of this connection.
@@ -101,11 +101,18 @@ public final class RelayConnection: Sendable {
 
     /// Pushes newly stored (or ephemeral) events to matching subscriptions.
     func deliver(_ events: [NostrEvent]) {
+        let bufferBound = relay.configuration.maxOutboundFrames
         let refused = state.withLock { s -> Bool in
             guard !s.closed, !s.subscriptions.isEmpty else { return false }
             for (id, sub) in s.subscriptions {
                 for e in events where sub.filters.contains(where: { $0.matches(e) }) {
                     if sub.buffered != nil {
+                        // Live events waiting for EOSE are bounded like the outbound buffer they will go to.
+                        if (s.subscriptions[id]?.buffered?.count ?? 0) >= bufferBound {
+                            s.closed = true
+                            s.subscriptions.removeAll()
+                            return true
+                        }
                         s.subscriptions[id]?.buffered?.append(e)
                     } else if !sendLocked(RelayMessage.event(id, e), &s) {
                         return true
