@@ -12,6 +12,8 @@ let args = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let ingestCount = args.count > 0 ? args[0] : 20_000
 let storedCount = args.count > 1 ? args[1] : 100_000
 let authors = 200
+/// NOSTR_RELAY_BENCH_ONLY=engine skips the store-only and query phases (for profiling).
+let onlyEngine = ProcessInfo.processInfo.environment["NOSTR_RELAY_BENCH_ONLY"] == "engine"
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 func secret(_ i: Int) -> [UInt8] {
@@ -47,7 +49,7 @@ func tempDir() -> String {
 let keyPair = try Ed25519KeyPair(seed: [UInt8](repeating: 3, count: 32))
 
 // 2. Store-only ingest in groups of 1024 events.
-for (name, durable) in [("memory KV", false), ("HyperTree+LMDB fsync", true)] {
+for (name, durable) in [("memory KV", false), ("HyperTree+LMDB fsync", true)] where !onlyEngine {
     let dir = tempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let store: IndexedEventStore =
@@ -122,7 +124,7 @@ do {
 }
 
 // 4. REQ->EOSE latency on `stored` events (HyperTree over LMDB, no fsync for the load phase).
-do {
+if !onlyEngine {
     let dir = tempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let store = try IndexedEventStore.durable(path: dir, keyPair: keyPair, durable: false).store

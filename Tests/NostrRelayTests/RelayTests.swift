@@ -235,6 +235,8 @@ struct RelayKindTests {
         await h.send(conn, #"["REQ","b",{}]"#)
         #expect(eventIDs(out, "a") == [e.id])
         #expect(eventIDs(out, "b").isEmpty)
+        #expect(try await h.relay.purgeExpired() == 1)
+        #expect(try await h.relay.purgeExpired() == 0)
     }
 }
 
