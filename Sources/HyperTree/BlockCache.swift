@@ -15,7 +15,7 @@ public final class DecodedBlock: Sendable {
     }
 
     /// Rough heap footprint, used for the cache's memory bound.
-    var approximateBytes: Int {
+    public var approximateBytes: Int {
         var n = 160 + key.count + (value?.count ?? 0)
         for l in levels { n += 64 + 8 * (l.keys.count + l.children.count) }
         return n
@@ -24,39 +24,46 @@ public final class DecodedBlock: Sendable {
     var entry: TreeEntry { TreeEntry(seq: seq, key: key, value: value) }
 }
 
-/// A memory-bounded cache of decoded blocks (two generations: a hit in the old generation is promoted; when the
+/// Something a `GenerationalCache` can hold and account for.
+protocol CacheCost: AnyObject, Sendable {
+    var approximateBytes: Int { get }
+}
+
+extension DecodedBlock: CacheCost {}
+
+/// A memory-bounded cache keyed by `UInt64` (two generations: a hit in the old generation is promoted; when the
 /// young generation reaches half the bound it becomes the old one and the previous old one is dropped). O(1), close
-/// to LRU, and never above `maxBytes` plus one block.
-final class BlockCache: @unchecked Sendable {
+/// to LRU, and never above `maxBytes` plus one entry.
+final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
     // Invariant: all mutable state below is only touched under `lock`.
     private let lock = TreeMutex()
-    private var young: [UInt64: DecodedBlock] = [:]
-    private var old: [UInt64: DecodedBlock] = [:]
+    private var young: [UInt64: Value] = [:]
+    private var old: [UInt64: Value] = [:]
     private var youngBytes = 0
     private var oldBytes = 0
     let maxBytes: Int
 
     init(maxBytes: Int) { self.maxBytes = max(maxBytes, 4096) }
 
-    @inline(__always) func get(_ seq: UInt64) -> DecodedBlock? {
+    @inline(__always) func get(_ key: UInt64) -> Value? {
         lock.withLock {
-            if let b = young[seq] { return b }
-            guard let b = old.removeValue(forKey: seq) else { return nil }
-            let size = b.approximateBytes
+            if let v = young[key] { return v }
+            guard let v = old.removeValue(forKey: key) else { return nil }
+            let size = v.approximateBytes
             oldBytes -= size
-            insertLocked(b, size: size)
-            return b
+            insertLocked(key, v, size: size)
+            return v
         }
     }
 
-    func put(_ b: DecodedBlock) {
+    func put(_ key: UInt64, _ v: Value) {
         lock.withLock {
-            guard young[b.seq] == nil else { return }
-            insertLocked(b, size: b.approximateBytes)
+            guard young[key] == nil else { return }
+            insertLocked(key, v, size: v.approximateBytes)
         }
     }
 
-    private func insertLocked(_ b: DecodedBlock, size: Int) {
+    private func insertLocked(_ key: UInt64, _ v: Value, size: Int) {
         if youngBytes + size > maxBytes / 2 {
             old = young
             oldBytes = youngBytes
@@ -64,21 +71,40 @@ final class BlockCache: @unchecked Sendable {
             young.reserveCapacity(old.count)
             youngBytes = 0
         }
-        young[b.seq] = b
+        young[key] = v
         youngBytes += size
     }
 
     /// Bytes currently accounted for.
     var bytes: Int { lock.withLock { youngBytes + oldBytes } }
     var count: Int { lock.withLock { young.count + old.count } }
+}
 
-    func removeAll() {
-        lock.withLock {
-            young = [:]
-            old = [:]
-            youngBytes = 0
-            oldBytes = 0
-        }
+/// Decoded blocks by seq.
+typealias BlockCache = GenerationalCache<DecodedBlock>
+
+/// A B-tree node ready for searching: its key and child pointers plus, where they were local, the blocks holding
+/// its keys (so a search compares in memory and a range reads values without further lookups).
+final class ResolvedNode: CacheCost {
+    let owner: DecodedBlock
+    let keySeqs: [UInt64]
+    let children: [UInt64]
+    let keyBlocks: [DecodedBlock?]
+
+    init(owner: DecodedBlock, keySeqs: [UInt64], children: [UInt64], keyBlocks: [DecodedBlock?]) {
+        self.owner = owner
+        self.keySeqs = keySeqs
+        self.children = children
+        self.keyBlocks = keyBlocks
+    }
+
+    @inline(__always) var isLeaf: Bool { children.isEmpty }
+    @inline(__always) var keyCount: Int { keySeqs.count }
+    var approximateBytes: Int { 96 + keySeqs.count * 16 + children.count * 8 }
+
+    static func cacheKey(seq: UInt64, offset: UInt64) -> UInt64? {
+        guard offset < 1 << 16, seq < 1 << 47 else { return nil }
+        return seq << 16 | offset
     }
 }
 

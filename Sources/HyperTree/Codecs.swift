@@ -29,26 +29,28 @@ func encodeJSON<T: Encodable>(_ value: T) throws -> [UInt8] {
 }
 
 extension HyperTree {
-    public func get(_ key: String, trace: QueryTrace? = nil) async throws -> TreeEntry? {
+    public nonisolated(nonsending) func get(_ key: String, trace: QueryTrace? = nil) async throws -> TreeEntry? {
         try await get(Array(key.utf8), trace: trace)
     }
 
     @discardableResult
-    public func put(_ key: String, _ value: String) async throws -> Bool {
+    public nonisolated(nonsending) func put(_ key: String, _ value: String) async throws -> Bool {
         try await put(Array(key.utf8), Array(value.utf8))
     }
 
     @discardableResult
-    public func del(_ key: String) async throws -> Bool { try await del(Array(key.utf8)) }
+    public nonisolated(nonsending) func del(_ key: String) async throws -> Bool { try await del(Array(key.utf8)) }
 
     /// Stores `value` encoded as JSON (sorted keys).
     @discardableResult
-    public func putJSON<T: Encodable>(_ key: String, _ value: T) async throws -> Bool {
+    public nonisolated(nonsending) func putJSON<T: Encodable>(_ key: String, _ value: T) async throws -> Bool {
         try await put(Array(key.utf8), try encodeJSON(value))
     }
 
     /// Reads and decodes a JSON value (nil if the key is absent).
-    public func getJSON<T: Decodable>(_ key: String, as type: T.Type = T.self) async throws -> T? {
+    public nonisolated(nonsending) func getJSON<T: Decodable>(_ key: String, as type: T.Type = T.self) async throws
+        -> T?
+    {
         guard let e = try await get(Array(key.utf8)) else { return nil }
         return try e.decodeJSON(T.self)
     }
@@ -56,17 +58,17 @@ extension HyperTree {
 
 extension TreeBatch {
     @discardableResult
-    public func put(_ key: String, _ value: String) async throws -> Bool {
+    public nonisolated(nonsending) func put(_ key: String, _ value: String) async throws -> Bool {
         try await put(Array(key.utf8), Array(value.utf8))
     }
 
     @discardableResult
-    public func putJSON<T: Encodable>(_ key: String, _ value: T) async throws -> Bool {
+    public nonisolated(nonsending) func putJSON<T: Encodable>(_ key: String, _ value: T) async throws -> Bool {
         try await put(Array(key.utf8), try encodeJSON(value))
     }
 
     @discardableResult
-    public func del(_ key: String) async throws -> Bool { try await del(Array(key.utf8)) }
+    public nonisolated(nonsending) func del(_ key: String) async throws -> Bool { try await del(Array(key.utf8)) }
 }
 
 extension RangeOptions {

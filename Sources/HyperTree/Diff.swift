@@ -35,13 +35,13 @@ struct DiffCursor {
         self.trace = trace
     }
 
-    mutating func open() async throws {
+    nonisolated(nonsending) mutating func open() async throws {
         if let (b, l) = try await store.root(version: version, trace: trace) {
             stack.append(Frame(owner: b, level: l, lower: nil, upper: nil, pos: 0))
         }
     }
 
-    private func keyBlock(_ f: Frame, _ i: Int) async throws -> DecodedBlock {
+    private nonisolated(nonsending) func keyBlock(_ f: Frame, _ i: Int) async throws -> DecodedBlock {
         let ks = f.level.keys[i]
         if ks == f.owner.seq { return f.owner }
         guard ks < f.owner.seq else {
@@ -51,7 +51,7 @@ struct DiffCursor {
     }
 
     /// The next item in key order that can intersect the range, or nil at the end.
-    mutating func peek() async throws -> Item? {
+    nonisolated(nonsending) mutating func peek() async throws -> Item? {
         if let current { return current }
         while !stack.isEmpty {
             let top = stack.count - 1
@@ -113,7 +113,7 @@ struct DiffCursor {
     }
 
     /// Descends into the current subtree item.
-    mutating func expand() async throws {
+    nonisolated(nonsending) mutating func expand() async throws {
         guard case .subtree(let seq, let offset, let lower, let upper) = current else { return }
         let parent = stack[stack.count - 1]
         skip()
@@ -137,7 +137,7 @@ private func compareUpper(_ a: [UInt8]?, _ b: [UInt8]?) -> Int {
 extension HyperTree {
     /// The keys that differ between versions `from` and `to` (in key order, within `range`, at most `limit`).
     /// Subtrees the two versions share (same block and offset) are skipped without being read.
-    public func diff(
+    public nonisolated(nonsending) func diff(
         from: UInt64, to: UInt64, range: RangeOptions = RangeOptions(), limit: Int? = nil, trace: QueryTrace? = nil
     ) async throws -> [TreeDiffEntry] {
         let length = store.log.length

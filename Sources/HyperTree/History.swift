@@ -10,7 +10,9 @@ public struct HistoryEntry: Sendable, Equatable {
 extension HyperTree {
     /// The writes with seq in `[gte, lt)` (defaults: from block 1 to the current version), oldest first unless
     /// `reverse`, at most `limit`.
-    public func history(gte: UInt64 = 1, lt: UInt64? = nil, reverse: Bool = false, limit: Int? = nil) async throws
+    public nonisolated(nonsending) func history(
+        gte: UInt64 = 1, lt: UInt64? = nil, reverse: Bool = false, limit: Int? = nil
+    ) async throws
         -> [HistoryEntry]
     {
         let v = version

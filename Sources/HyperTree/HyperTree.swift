@@ -52,11 +52,13 @@ public final class HyperTree: Sendable {
     /// Whether this is a checkout or snapshot (read-only, pinned to a version).
     public var isCheckout: Bool { pinned != nil }
 
-    /// Decoded blocks currently cached, and their accounted bytes.
-    public var cacheStats: (blocks: Int, bytes: Int) { (store.cache.count, store.cache.bytes) }
+    /// Decoded blocks and search nodes currently cached, and their accounted bytes (bounded by `cacheBytes`).
+    public var cacheStats: (blocks: Int, nodes: Int, bytes: Int) {
+        (store.cache.count, store.nodes.count, store.cache.bytes + store.nodes.bytes)
+    }
 
     /// Appends the header block if the log is writable and empty.
-    public func ready() async throws {
+    public nonisolated(nonsending) func ready() async throws {
         guard pinned == nil, store.log.isWritable else { return }
         await store.writeLock.lock()
         do {
@@ -68,14 +70,14 @@ public final class HyperTree: Sendable {
         }
     }
 
-    private func appendHeaderIfEmpty() async throws {
+    private nonisolated(nonsending) func appendHeaderIfEmpty() async throws {
         if store.log.length == 0 {
             _ = try await store.log.append([TreeHeader(metadata: options.metadata).encoded()])
         }
     }
 
     /// The header block (block 0), or nil for an empty log.
-    public func header() async throws -> TreeHeader? {
+    public nonisolated(nonsending) func header() async throws -> TreeHeader? {
         guard store.log.length > 0 else { return nil }
         var raw = try store.log.localBlock(at: 0)
         if raw == nil { raw = try await store.log.block(at: 0) }
@@ -97,7 +99,7 @@ public final class HyperTree: Sendable {
     // MARK: reads
 
     /// The entry for `key`, or nil. Pass a `QueryTrace` to learn which blocks the lookup touched.
-    public func get(_ key: [UInt8], trace: QueryTrace? = nil) async throws -> TreeEntry? {
+    public nonisolated(nonsending) func get(_ key: [UInt8], trace: QueryTrace? = nil) async throws -> TreeEntry? {
         try await store.get(key, version: version, trace: trace)
     }
 
@@ -108,7 +110,7 @@ public final class HyperTree: Sendable {
     }
 
     /// The first entry of a range (or nil).
-    public func peek(_ options: RangeOptions = RangeOptions()) async throws -> TreeEntry? {
+    public nonisolated(nonsending) func peek(_ options: RangeOptions = RangeOptions()) async throws -> TreeEntry? {
         var o = options
         o.limit = 1
         var it = range(o).makeAsyncIterator()
@@ -119,7 +121,9 @@ public final class HyperTree: Sendable {
 
     /// Runs `body` as one atomic batch: all its writes are appended in a single log append when it returns;
     /// nothing is written if it throws. Writers are serialised.
-    public func batch<T>(_ body: (TreeBatch) async throws -> T) async throws -> T {
+    public nonisolated(nonsending) func batch<T>(_ body: nonisolated(nonsending) (TreeBatch) async throws -> T)
+        async throws -> T
+    {
         guard pinned == nil else { throw TreeError.readOnly }
         guard store.log.isWritable else { throw TreeError.readOnly }
         await store.writeLock.lock()
@@ -136,7 +140,7 @@ public final class HyperTree: Sendable {
         }
     }
 
-    private func commit(_ b: TreeBatch) async throws {
+    private nonisolated(nonsending) func commit(_ b: TreeBatch) async throws {
         b.closed = true
         guard b.count > 0 else { return }
         let (raw, decoded) = b.encode()
@@ -146,12 +150,14 @@ public final class HyperTree: Sendable {
                 seq: b.baseLength,
                 reason: "log length \(newLength) after append, expected \(b.baseLength + UInt64(raw.count))")
         }
-        for d in decoded { store.cache.put(d) }
+        for d in decoded { store.cache.put(d.seq, d) }
     }
 
     /// Inserts or replaces `key`. With `cas`, writes only if `cas(previous, next)` is true. Returns whether it wrote.
     @discardableResult
-    public func put(_ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil) async throws
+    public nonisolated(nonsending) func put(
+        _ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil
+    ) async throws
         -> Bool
     {
         try await batch { try await $0.put(key, value, cas: cas) }
@@ -159,12 +165,12 @@ public final class HyperTree: Sendable {
 
     /// Removes `key`. With `cas`, removes only if `cas(previous)` is true. Returns whether it wrote.
     @discardableResult
-    public func del(_ key: [UInt8], cas: ((TreeEntry) -> Bool)? = nil) async throws -> Bool {
+    public nonisolated(nonsending) func del(_ key: [UInt8], cas: ((TreeEntry) -> Bool)? = nil) async throws -> Bool {
         try await batch { try await $0.del(key, cas: cas) }
     }
 
     /// Applies puts and deletes atomically (one append). Deletes of absent keys add no block.
-    public func apply(_ operations: [TreeOperation]) async throws {
+    public nonisolated(nonsending) func apply(_ operations: [TreeOperation]) async throws {
         try await batch { b in
             for op in operations {
                 switch op {

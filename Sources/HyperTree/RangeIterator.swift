@@ -64,140 +64,155 @@ public struct TreeRange: AsyncSequence, Sendable {
     let trace: QueryTrace?
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(store: store, version: version, options: options, trace: trace)
+        Iterator(cursor: RangeCursor(store: store, version: version, options: options, trace: trace))
     }
 
     /// Collects the whole range (convenience for small ranges and tests).
-    public func collect() async throws -> [TreeEntry] {
+    public nonisolated(nonsending) func collect() async throws -> [TreeEntry] {
         var out: [TreeEntry] = []
         for try await e in self { out.append(e) }
         return out
     }
 
-    /// The iterator. Positions in a node interleave children and keys: 2i = child i, 2i+1 = key i.
+    /// The iterator (a handle on a cursor; the cursor is not shared between iterators).
     public struct Iterator: AsyncIteratorProtocol {
-        struct Frame {
-            let owner: DecodedBlock
-            let level: IndexLevel
-            var pos: Int
+        let cursor: RangeCursor
+
+        /// Runs on the caller's executor (no hop per element when iterated from an actor).
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> TreeEntry? {
+            try await cursor.advance()
         }
 
-        let store: TreeStore
-        let version: UInt64
-        let options: RangeOptions
-        let trace: QueryTrace?
-        var stack: [Frame] = []
-        var opened = false
-        var remaining: Int
+        public mutating nonisolated(nonsending) func next() async throws -> TreeEntry? { try await cursor.advance() }
 
-        init(store: TreeStore, version: UInt64, options: RangeOptions, trace: QueryTrace?) {
-            self.store = store
-            self.version = version
-            self.options = options
-            self.trace = trace
-            self.remaining = options.limit ?? -1
+        nonisolated(nonsending) func advance() async throws -> TreeEntry? { try await cursor.advance() }
+    }
+}
+
+/// Iteration state over one version: the root-to-leaf path with a position in each node. Positions interleave
+/// children and keys: 2i = child i, 2i+1 = key i.
+final class RangeCursor {
+    let store: TreeStore
+    let version: UInt64
+    let reverse: Bool
+    let startBound: ([UInt8], Bool)?
+    /// The bound checked as entries are emitted (upper when forward, lower when reverse), with both of its forms.
+    let stopExclusive: [UInt8]?
+    let stopInclusive: [UInt8]?
+    let trace: QueryTrace?
+    var nodes: [ResolvedNode] = []
+    var positions: [Int] = []
+    var opened = false
+    var remaining: Int
+
+    init(store: TreeStore, version: UInt64, options: RangeOptions, trace: QueryTrace?) {
+        self.store = store
+        self.version = version
+        self.reverse = options.reverse
+        self.startBound = options.startBound
+        self.stopExclusive = options.reverse ? options.gt : options.lt
+        self.stopInclusive = options.reverse ? options.gte : options.lte
+        self.trace = trace
+        self.remaining = options.limit ?? -1
+        nodes.reserveCapacity(16)
+        positions.reserveCapacity(16)
+    }
+
+    /// Whether `key` is past the stop bound.
+    @inline(__always) private func pastStop(_ key: [UInt8]) -> Bool {
+        if let x = stopExclusive {
+            let c = compareBytes(key, x)
+            if reverse ? c <= 0 : c >= 0 { return true }
         }
-
-        @inline(__always) private func block(_ seq: UInt64) async throws -> DecodedBlock {
-            if trace == nil, let b = store.cachedBlock(seq, version: version) { return b }
-            return try await store.block(seq, version: version, trace: trace)
+        if let x = stopInclusive {
+            let c = compareBytes(key, x)
+            if reverse ? c < 0 : c > 0 { return true }
         }
+        return false
+    }
 
-        private func child(_ f: Frame, _ i: Int) async throws -> (DecodedBlock, IndexLevel) {
-            try await store.node(
-                seq: f.level.children[2 * i], offset: f.level.children[2 * i + 1], parentSeq: f.owner.seq,
-                version: version, trace: trace)
+    @inline(__always) private func push(_ node: ResolvedNode, _ pos: Int) {
+        nodes.append(node)
+        positions.append(pos)
+    }
+
+    private nonisolated(nonsending) func open() async throws {
+        opened = true
+        guard var node = try await store.rootNode(version: version, trace: trace) else { return }
+        guard let (bound, inclusive) = startBound else {
+            push(node, reverse ? 2 * node.keyCount : 0)
+            return
         }
-
-        private func keyBytes(_ owner: DecodedBlock, _ level: IndexLevel, _ i: Int) async throws -> [UInt8] {
-            let ks = level.keys[i]
-            if ks == owner.seq { return owner.key }
-            guard ks < owner.seq else {
-                throw TreeError.badPointer(seq: owner.seq, reason: "key points forward to block \(ks)")
+        for _ in 0..<TreeStore.maxDepth {
+            // First index whose key is >= bound.
+            var s = 0
+            var e = node.keyCount
+            var equal = false
+            while s < e {
+                let mid = (s + e) >> 1
+                let c = compareBytes(try await store.keyBlock(node, mid, version: version, trace: trace).key, bound)
+                if c == 0 {
+                    s = mid
+                    equal = true
+                    break
+                }
+                if c < 0 { s = mid + 1 } else { e = mid }
             }
-            return try await block(ks).key
-        }
-
-        private mutating func open() async throws {
-            opened = true
-            guard var (owner, level) = try await store.root(version: version, trace: trace) else { return }
-            let reverse = options.reverse
-            guard let (bound, inclusive) = options.startBound else {
-                stack.append(Frame(owner: owner, level: level, pos: reverse ? 2 * level.keys.count : 0))
+            let i = s
+            if equal {
+                push(node, inclusive ? 2 * i + 1 : (reverse ? 2 * i : 2 * i + 2))
                 return
             }
-            for _ in 0..<TreeStore.maxDepth {
-                // First index whose key is >= bound.
-                var s = 0
-                var e = level.keys.count
-                var equal = false
-                while s < e {
-                    let mid = (s + e) >> 1
-                    let c = compareBytes(try await keyBytes(owner, level, mid), bound)
-                    if c == 0 {
-                        s = mid
-                        equal = true
-                        break
-                    }
-                    if c < 0 { s = mid + 1 } else { e = mid }
-                }
-                let i = s
-                if equal {
-                    let pos = inclusive ? 2 * i + 1 : (reverse ? 2 * i : 2 * i + 2)
-                    stack.append(Frame(owner: owner, level: level, pos: pos))
-                    return
-                }
-                if level.isLeaf {
-                    stack.append(Frame(owner: owner, level: level, pos: 2 * i))
-                    return
-                }
-                let f = Frame(owner: owner, level: level, pos: reverse ? 2 * i - 1 : 2 * i + 1)
-                stack.append(f)
-                (owner, level) = try await child(f, i)
+            if node.isLeaf {
+                push(node, 2 * i)
+                return
             }
-            throw TreeError.tooDeep(limit: TreeStore.maxDepth)
+            push(node, reverse ? 2 * i - 1 : 2 * i + 1)
+            node = try await store.child(node, i, version: version, trace: trace)
         }
+        throw TreeError.tooDeep(limit: TreeStore.maxDepth)
+    }
 
-        public mutating func next() async throws -> TreeEntry? {
-            if !opened { try await open() }
-            let reverse = options.reverse
-            while remaining != 0, !stack.isEmpty {
-                let top = stack.count - 1
-                let p = stack[top].pos
-                let n = stack[top].level.keys.count
-                if p < 0 || p > 2 * n {
-                    stack.removeLast()
-                    continue
-                }
-                stack[top].pos = reverse ? p - 1 : p + 1
-                if p & 1 == 0 {
-                    if stack[top].level.isLeaf { continue }
-                    guard stack.count < TreeStore.maxDepth else { throw TreeError.tooDeep(limit: TreeStore.maxDepth) }
-                    let (owner, level) = try await child(stack[top], p >> 1)
-                    stack.append(Frame(owner: owner, level: level, pos: reverse ? 2 * level.keys.count : 0))
-                    continue
-                }
-                let f = stack[top]
-                let ks = f.level.keys[p >> 1]
-                let b: DecodedBlock
-                if ks == f.owner.seq {
-                    b = f.owner
-                    trace?.touch(ks)
-                } else {
-                    guard ks < f.owner.seq else {
-                        throw TreeError.badPointer(seq: f.owner.seq, reason: "key points forward to block \(ks)")
-                    }
-                    b = try await block(ks)
-                }
-                if reverse ? !options.aboveLower(b.key) : !options.belowUpper(b.key) {
-                    stack.removeAll()
-                    return nil
-                }
-                if remaining > 0 { remaining -= 1 }
-                return TreeEntry(seq: b.seq, key: b.key, value: b.value)
+    nonisolated(nonsending) func advance() async throws -> TreeEntry? {
+        if !opened { try await open() }
+        while remaining != 0, !nodes.isEmpty {
+            let top = nodes.count - 1
+            let node = nodes[top]
+            let p = positions[top]
+            if p < 0 || p > 2 * node.keyCount {
+                nodes.removeLast()
+                positions.removeLast()
+                continue
             }
-            stack.removeAll()
-            return nil
+            positions[top] = reverse ? p - 1 : p + 1
+            if p & 1 == 0 {
+                if node.isLeaf { continue }
+                guard nodes.count < TreeStore.maxDepth else { throw TreeError.tooDeep(limit: TreeStore.maxDepth) }
+                let c: ResolvedNode
+                if trace == nil, let hit = store.cachedChild(node, p >> 1) {
+                    c = hit
+                } else {
+                    c = try await store.child(node, p >> 1, version: version, trace: trace)
+                }
+                push(c, reverse ? 2 * c.keyCount : 0)
+                continue
+            }
+            let b: DecodedBlock
+            if trace == nil, let hit = node.keyBlocks[p >> 1] {
+                b = hit
+            } else {
+                b = try await store.keyBlock(node, p >> 1, version: version, trace: trace)
+            }
+            if pastStop(b.key) {
+                nodes.removeAll()
+                positions.removeAll()
+                return nil
+            }
+            if remaining > 0 { remaining -= 1 }
+            return TreeEntry(seq: b.seq, key: b.key, value: b.value)
         }
+        nodes.removeAll()
+        positions.removeAll()
+        return nil
     }
 }

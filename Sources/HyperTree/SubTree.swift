@@ -15,24 +15,26 @@ public struct SubTree: Sendable {
         SubTree(tree: tree, fullPrefix: fullPrefix + prefix + separator)
     }
 
-    public func get(_ key: [UInt8], trace: QueryTrace? = nil) async throws -> TreeEntry? {
+    public nonisolated(nonsending) func get(_ key: [UInt8], trace: QueryTrace? = nil) async throws -> TreeEntry? {
         try await tree.get(fullPrefix + key, trace: trace).map(strip)
     }
 
     @discardableResult
-    public func put(_ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil) async throws
+    public nonisolated(nonsending) func put(
+        _ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil
+    ) async throws
         -> Bool
     {
         try await tree.put(fullPrefix + key, value, cas: cas.map { f in { p, n in f(p.map(strip), strip(n)) } })
     }
 
     @discardableResult
-    public func del(_ key: [UInt8], cas: ((TreeEntry) -> Bool)? = nil) async throws -> Bool {
+    public nonisolated(nonsending) func del(_ key: [UInt8], cas: ((TreeEntry) -> Bool)? = nil) async throws -> Bool {
         try await tree.del(fullPrefix + key, cas: cas.map { f in { f(strip($0)) } })
     }
 
     /// Prefixed operations applied atomically.
-    public func apply(_ operations: [TreeOperation]) async throws {
+    public nonisolated(nonsending) func apply(_ operations: [TreeOperation]) async throws {
         try await tree.apply(
             operations.map {
                 switch $0 {
@@ -85,7 +87,7 @@ public struct SubTreeRange: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), prefixCount: prefixCount) }
 
-    public func collect() async throws -> [TreeEntry] {
+    public nonisolated(nonsending) func collect() async throws -> [TreeEntry] {
         var out: [TreeEntry] = []
         for try await e in self { out.append(e) }
         return out
@@ -95,7 +97,7 @@ public struct SubTreeRange: AsyncSequence, Sendable {
         var base: TreeRange.Iterator
         let prefixCount: Int
 
-        public mutating func next() async throws -> TreeEntry? {
+        public nonisolated(nonsending) mutating func next() async throws -> TreeEntry? {
             guard let e = try await base.next() else { return nil }
             return TreeEntry(seq: e.seq, key: Array(e.key.dropFirst(prefixCount)), value: e.value)
         }

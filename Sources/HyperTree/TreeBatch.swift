@@ -26,15 +26,15 @@ public final class TreeBatch {
 
     // MARK: reads over in-memory nodes
 
-    private func rootNode() async throws -> WNode? {
+    private nonisolated(nonsending) func rootNode() async throws -> WNode? {
         if let root { return root }
-        guard let (b, level) = try await store.root(version: baseLength, trace: nil) else { return nil }
-        let n = WNode(level: level, owner: b)
+        guard let r = try await store.rootNode(version: baseLength, trace: nil) else { return nil }
+        let n = WNode(resolved: r)
         root = n
         return n
     }
 
-    @inline(__always) private func keyBytes(_ node: WNode, _ i: Int) async throws -> [UInt8] {
+    @inline(__always) private nonisolated(nonsending) func keyBytes(_ node: WNode, _ i: Int) async throws -> [UInt8] {
         if let b = node.keys[i].bytes { return b }
         let seq = node.keys[i].seq
         let bytes: [UInt8]
@@ -53,7 +53,7 @@ public final class TreeBatch {
         return bytes
     }
 
-    private func childNode(_ node: WNode, _ i: Int) async throws -> WNode {
+    private nonisolated(nonsending) func childNode(_ node: WNode, _ i: Int) async throws -> WNode {
         let c = node.children[i]
         if let n = c.node { return n }
         if c.seq >= baseLength {
@@ -64,14 +64,21 @@ public final class TreeBatch {
             c.node = n
             return n
         }
-        let (b, level) = try await store.node(
-            seq: c.seq, offset: c.offset, parentSeq: baseLength, version: baseLength, trace: nil)
-        let n = WNode(level: level, owner: b)
+        // Prefer a cached searchable node (keys already resolved); otherwise decode lazily: a write only needs
+        // the few keys its binary search compares.
+        let n: WNode
+        if c.seq >= 1, let ck = ResolvedNode.cacheKey(seq: c.seq, offset: c.offset), let r = store.nodes.get(ck) {
+            n = WNode(resolved: r)
+        } else {
+            let (b, level) = try await store.node(
+                seq: c.seq, offset: c.offset, parentSeq: baseLength, version: baseLength, trace: nil)
+            n = WNode(level: level, owner: b)
+        }
         c.node = n
         return n
     }
 
-    private func entry(seq: UInt64) async throws -> TreeEntry {
+    private nonisolated(nonsending) func entry(seq: UInt64) async throws -> TreeEntry {
         if seq >= baseLength {
             let p = Int(seq - baseLength)
             guard p < pending.count else { throw TreeError.badPointer(seq: seq, reason: "entry past the batch") }
@@ -81,7 +88,7 @@ public final class TreeBatch {
     }
 
     /// Lookup that sees this batch's pending writes.
-    public func get(_ key: [UInt8]) async throws -> TreeEntry? {
+    public nonisolated(nonsending) func get(_ key: [UInt8]) async throws -> TreeEntry? {
         guard var node = try await rootNode() else { return nil }
         for _ in 0..<TreeStore.maxDepth {
             var s = 0
@@ -103,7 +110,9 @@ public final class TreeBatch {
     /// Inserts or replaces `key`. With `cas`, writes only if `cas(previous, next)` returns true.
     /// Returns whether a block was added.
     @discardableResult
-    public func put(_ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil) async throws
+    public nonisolated(nonsending) func put(
+        _ key: [UInt8], _ value: [UInt8]?, cas: ((TreeEntry?, TreeEntry) -> Bool)? = nil
+    ) async throws
         -> Bool
     {
         guard !closed else { throw TreeError.batchClosed }
@@ -161,7 +170,7 @@ public final class TreeBatch {
     /// Removes `key`. With `cas`, removes only if `cas(previous)` returns true. Returns whether a block was added
     /// (false when the key is absent).
     @discardableResult
-    public func del(_ key: [UInt8], cas: ((TreeEntry) -> Bool)? = nil) async throws -> Bool {
+    public nonisolated(nonsending) func del(_ key: [UInt8], cas: ((TreeEntry) -> Bool)? = nil) async throws -> Bool {
         guard !closed else { throw TreeError.batchClosed }
         guard var node = try await rootNode() else { return false }
         let seq = version
@@ -193,7 +202,7 @@ public final class TreeBatch {
         throw TreeError.tooDeep(limit: TreeStore.maxDepth)
     }
 
-    private func insertKey(_ node: WNode, _ key: WKey, child: WNode?) async throws -> Bool {
+    private nonisolated(nonsending) func insertKey(_ node: WNode, _ key: WKey, child: WNode?) async throws -> Bool {
         guard let kb = key.bytes else { throw TreeError.badPointer(seq: key.seq, reason: "unloaded key") }
         var s = 0
         var e = node.keys.count
@@ -213,7 +222,7 @@ public final class TreeBatch {
         return node.keys.count < maxChildren
     }
 
-    private func leafSize(_ start: WNode, goLeft: Bool) async throws -> Int {
+    private nonisolated(nonsending) func leafSize(_ start: WNode, goLeft: Bool) async throws -> Int {
         var node = start
         for _ in 0..<TreeStore.maxDepth {
             if node.children.isEmpty { return node.keys.count }
@@ -222,7 +231,9 @@ public final class TreeBatch {
         throw TreeError.tooDeep(limit: TreeStore.maxDepth)
     }
 
-    private func setKeyToNearestLeaf(_ node: WNode, _ index: Int, _ stack: inout [WNode]) async throws {
+    private nonisolated(nonsending) func setKeyToNearestLeaf(_ node: WNode, _ index: Int, _ stack: inout [WNode])
+        async throws
+    {
         var left = try await childNode(node, index)
         var right = try await childNode(node, index + 1)
         let ls = try await leafSize(left, goLeft: false)
@@ -244,7 +255,7 @@ public final class TreeBatch {
         }
     }
 
-    private func rebalance(_ stack: inout [WNode]) async throws -> WNode {
+    private nonisolated(nonsending) func rebalance(_ stack: inout [WNode]) async throws -> WNode {
         let root = stack[0]
         while stack.count > 1 {
             let node = stack.removeLast()

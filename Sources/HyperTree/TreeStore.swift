@@ -34,16 +34,19 @@ final class TreeStore: Sendable {
 
     let log: any TreeLog
     let cache: BlockCache
+    let nodes: GenerationalCache<ResolvedNode>
     let writeLock = AsyncLock()
 
     init(log: any TreeLog, cacheBytes: Int) {
         self.log = log
-        self.cache = BlockCache(maxBytes: cacheBytes)
+        self.cache = BlockCache(maxBytes: cacheBytes / 4 * 3)
+        self.nodes = GenerationalCache(maxBytes: cacheBytes / 4)
     }
 
     /// Block `seq` of a tree at `version`; validates that the seq is a node block inside that version.
     @inline(__always)
-    func block(_ seq: UInt64, version: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
+    nonisolated(nonsending) func block(_ seq: UInt64, version: UInt64, trace: QueryTrace?) async throws -> DecodedBlock
+    {
         guard seq >= 1, seq < version else {
             throw TreeError.badPointer(seq: seq, reason: "seq \(seq) outside 1..<\(version)")
         }
@@ -54,13 +57,99 @@ final class TreeStore: Sendable {
         return try await load(seq, trace: trace)
     }
 
+    /// Block `seq` if it is cached or stored locally (never waits for a peer).
+    func localBlock(_ seq: UInt64) throws -> DecodedBlock? {
+        if let b = cache.get(seq) { return b }
+        guard let raw = try log.localBlock(at: seq) else { return nil }
+        let b = DecodedBlock(seq: seq, message: try NodeMessage.decode(raw, seq: seq))
+        cache.put(b.seq, b)
+        return b
+    }
+
+    /// The searchable node at (`seq`, `offset`), reached from a parent stored in block `parentSeq`.
+    ///
+    /// Without a trace, nodes come from the node cache and their keys are resolved from local blocks when first
+    /// built. With a trace, nothing is resolved ahead of need, so the trace counts exactly the blocks a query needs.
+    nonisolated(nonsending) func resolvedNode(
+        seq: UInt64, offset: UInt64, parentSeq: UInt64, version: UInt64, trace: QueryTrace?
+    ) async throws -> ResolvedNode {
+        guard seq <= parentSeq else {
+            throw TreeError.badPointer(seq: parentSeq, reason: "child points forward to block \(seq)")
+        }
+        let ck = ResolvedNode.cacheKey(seq: seq, offset: offset)
+        if trace == nil, seq >= 1, seq < version, let ck, let n = nodes.get(ck) { return n }
+        let b = try await block(seq, version: version, trace: trace)
+        guard offset < UInt64(b.levels.count) else {
+            throw TreeError.badPointer(
+                seq: parentSeq, reason: "child offset \(offset) but block \(seq) has \(b.levels.count) levels")
+        }
+        let level = b.levels[Int(offset)]
+        var blocks: [DecodedBlock?] = []
+        blocks.reserveCapacity(level.keys.count)
+        for ks in level.keys {
+            guard ks >= 1, ks <= b.seq else {
+                throw TreeError.badPointer(seq: b.seq, reason: "key points to block \(ks)")
+            }
+            if ks == b.seq {
+                blocks.append(b)
+            } else if trace == nil {
+                blocks.append(try localBlock(ks))
+            } else {
+                blocks.append(nil)
+            }
+        }
+        let n = ResolvedNode(owner: b, keySeqs: level.keys, children: level.children, keyBlocks: blocks)
+        if trace == nil, let ck { nodes.put(ck, n) }
+        return n
+    }
+
+    /// The root node at `version`, or nil for an empty tree.
+    nonisolated(nonsending) func rootNode(version: UInt64, trace: QueryTrace?) async throws -> ResolvedNode? {
+        guard version >= 2 else { return nil }
+        if trace == nil, let n = nodes.get((version - 1) << 16) { return n }
+        let b = try await block(version - 1, version: version, trace: trace)
+        guard !b.levels.isEmpty else { throw TreeError.noRootAt(version: version) }
+        return try await resolvedNode(
+            seq: version - 1, offset: 0, parentSeq: version - 1, version: version, trace: trace)
+    }
+
+    /// Child `i` of `node` if it is in the node cache (synchronous fast path; validates like `child`).
+    @inline(__always) func cachedChild(_ node: ResolvedNode, _ i: Int) -> ResolvedNode? {
+        let seq = node.children[2 * i]
+        guard seq >= 1, seq <= node.owner.seq, let ck = ResolvedNode.cacheKey(seq: seq, offset: node.children[2 * i + 1])
+        else { return nil }
+        return nodes.get(ck)
+    }
+
+    /// Child `i` of `node`.
+    @inline(__always)
+    nonisolated(nonsending) func child(_ node: ResolvedNode, _ i: Int, version: UInt64, trace: QueryTrace?) async throws
+        -> ResolvedNode
+    {
+        try await resolvedNode(
+            seq: node.children[2 * i], offset: node.children[2 * i + 1], parentSeq: node.owner.seq, version: version,
+            trace: trace)
+    }
+
+    /// The block holding key `i` of `node`.
+    @inline(__always)
+    nonisolated(nonsending) func keyBlock(_ node: ResolvedNode, _ i: Int, version: UInt64, trace: QueryTrace?)
+        async throws -> DecodedBlock
+    {
+        if let b = node.keyBlocks[i] {
+            trace?.touch(b.seq)
+            return b
+        }
+        return try await block(node.keySeqs[i], version: version, trace: trace)
+    }
+
     /// Synchronous variant that only succeeds from the cache (used by hot loops before falling back to `block`).
     @inline(__always) func cachedBlock(_ seq: UInt64, version: UInt64) -> DecodedBlock? {
         guard seq >= 1, seq < version else { return nil }
         return cache.get(seq)
     }
 
-    private func load(_ seq: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
+    private nonisolated(nonsending) func load(_ seq: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
         trace?.touch(seq)
         var raw = try log.localBlock(at: seq)
         if raw == nil {
@@ -68,12 +157,14 @@ final class TreeStore: Sendable {
             trace?.fetchedOne()
         }
         let b = DecodedBlock(seq: seq, message: try NodeMessage.decode(raw!, seq: seq))
-        cache.put(b)
+        cache.put(b.seq, b)
         return b
     }
 
     /// The index level `offset` of block `seq`, reached from a parent in block `parentSeq`.
-    func node(seq: UInt64, offset: UInt64, parentSeq: UInt64, version: UInt64, trace: QueryTrace?) async throws
+    nonisolated(nonsending) func node(
+        seq: UInt64, offset: UInt64, parentSeq: UInt64, version: UInt64, trace: QueryTrace?
+    ) async throws
         -> (DecodedBlock, IndexLevel)
     {
         guard seq <= parentSeq else {
@@ -88,7 +179,7 @@ final class TreeStore: Sendable {
     }
 
     /// The root node at `version`, or nil for an empty tree.
-    func root(version: UInt64, trace: QueryTrace?) async throws -> (DecodedBlock, IndexLevel)? {
+    nonisolated(nonsending) func root(version: UInt64, trace: QueryTrace?) async throws -> (DecodedBlock, IndexLevel)? {
         guard version >= 2 else { return nil }
         let b = try await block(version - 1, version: version, trace: trace)
         guard let first = b.levels.first else { throw TreeError.noRootAt(version: version) }
@@ -97,7 +188,9 @@ final class TreeStore: Sendable {
 
     /// Key bytes of key `i` of a node stored in `owner`.
     @inline(__always)
-    func key(_ i: Int, of level: IndexLevel, owner: DecodedBlock, version: UInt64, trace: QueryTrace?) async throws
+    nonisolated(nonsending) func key(
+        _ i: Int, of level: IndexLevel, owner: DecodedBlock, version: UInt64, trace: QueryTrace?
+    ) async throws
         -> [UInt8]
     {
         let ks = level.keys[i]
@@ -109,24 +202,29 @@ final class TreeStore: Sendable {
     }
 
     /// Point lookup at `version`.
-    func get(_ key: [UInt8], version: UInt64, trace: QueryTrace?) async throws -> TreeEntry? {
-        guard var (owner, level) = try await root(version: version, trace: trace) else { return nil }
+    nonisolated(nonsending) func get(_ key: [UInt8], version: UInt64, trace: QueryTrace?) async throws -> TreeEntry? {
+        guard var node = try await rootNode(version: version, trace: trace) else { return nil }
         for _ in 0..<TreeStore.maxDepth {
             var s = 0
-            var e = level.keys.count
+            var e = node.keyCount
             while s < e {
                 let mid = (s + e) >> 1
-                let c = compareBytes(
-                    key, try await self.key(mid, of: level, owner: owner, version: version, trace: trace))
-                if c == 0 {
-                    return try await block(level.keys[mid], version: version, trace: trace).entry
+                let kb: DecodedBlock
+                if trace == nil, let hit = node.keyBlocks[mid] {
+                    kb = hit
+                } else {
+                    kb = try await keyBlock(node, mid, version: version, trace: trace)
                 }
+                let c = compareBytes(key, kb.key)
+                if c == 0 { return kb.entry }
                 if c < 0 { e = mid } else { s = mid + 1 }
             }
-            if level.isLeaf { return nil }
-            (owner, level) = try await node(
-                seq: level.children[2 * s], offset: level.children[2 * s + 1], parentSeq: owner.seq,
-                version: version, trace: trace)
+            if node.isLeaf { return nil }
+            if trace == nil, let hit = cachedChild(node, s) {
+                node = hit
+            } else {
+                node = try await child(node, s, version: version, trace: trace)
+            }
         }
         throw TreeError.tooDeep(limit: TreeStore.maxDepth)
     }

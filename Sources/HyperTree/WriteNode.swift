@@ -52,6 +52,23 @@ final class WNode {
         self.init(keys: keys, children: children, changed: false)
     }
 
+    /// A node loaded from a searchable committed node (key bytes pre-filled where they were local).
+    convenience init(resolved r: ResolvedNode) {
+        var keys: [WKey] = []
+        keys.reserveCapacity(maxChildren)
+        for i in 0..<r.keySeqs.count { keys.append(WKey(seq: r.keySeqs[i], bytes: r.keyBlocks[i]?.key)) }
+        var children: [WChild] = []
+        if !r.children.isEmpty {
+            children.reserveCapacity(maxChildren + 1)
+            var i = 0
+            while i < r.children.count {
+                children.append(WChild(seq: r.children[i], offset: r.children[i + 1], node: nil))
+                i += 2
+            }
+        }
+        self.init(keys: keys, children: children, changed: false)
+    }
+
     static func fresh() -> WNode { WNode(keys: [], children: [], changed: true) }
 
     /// Assigns (seq, offset) to this node and every changed descendant, appending them to `index` in pre-order.
