@@ -402,16 +402,41 @@ public final class RelayConnection: Sendable {
         send(RelayMessage.ok(event.id, true, ""))
     }
 
-    /// Compares relay URLs ignoring scheme/host case and a trailing slash.
+    /// Whether two relay URLs name the same relay: same websocket scheme family and the same host and port
+    /// (case-insensitive, default ports filled in, path ignored as NIP-42 allows; `localhost`, `127.0.0.1` and
+    /// `[::1]` are the same host).
     static func sameRelay(_ a: String, _ b: String) -> Bool {
-        func normalise(_ s: String) -> String {
-            var t = s.trimmingCharacters(in: .whitespaces)
-            while t.hasSuffix("/") { t.removeLast() }
-            guard let schemeEnd = t.range(of: "://") else { return t.lowercased() }
-            let afterScheme = t[schemeEnd.upperBound...]
-            let hostEnd = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
-            return t[..<hostEnd].lowercased() + t[hostEnd...]
+        guard let x = authority(a), let y = authority(b) else { return false }
+        return x == y
+    }
+
+    /// `host:port` of a ws:// or wss:// URL, normalised; nil for anything else.
+    static func authority(_ url: String) -> String? {
+        let t = url.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let sep = t.range(of: "://") else { return nil }
+        let scheme = t[..<sep.lowerBound]
+        let defaultPort: String
+        switch scheme {
+        case "ws": defaultPort = "80"
+        case "wss": defaultPort = "443"
+        default: return nil
         }
-        return normalise(a) == normalise(b)
+        var rest = t[sep.upperBound...]
+        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        var host = String(rest)
+        var port = defaultPort
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let after = host[host.index(after: close)...]
+            if after.hasPrefix(":") { port = String(after.dropFirst()) }
+            host = String(host[...close])
+        } else if let colon = host.lastIndex(of: ":") {
+            port = String(host[host.index(after: colon)...])
+            host = String(host[..<colon])
+        }
+        guard !host.isEmpty, !port.isEmpty, port.allSatisfy(\.isNumber) else { return nil }
+        if host == "localhost" || host == "127.0.0.1" || host == "[::1]" { host = "loopback" }
+        return "\(scheme)://\(host):\(port)"
     }
 }

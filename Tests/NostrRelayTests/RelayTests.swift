@@ -271,6 +271,23 @@ struct RelayProtectionTests {
         #expect(oks(out).last?.message == "invalid: AUTH events are only accepted in AUTH messages")
     }
 
+    @Test("relay URL matching for AUTH: host and port, case, default ports, loopback aliases; path ignored")
+    func relayURLMatching() {
+        let yes = [
+            ("wss://relay.example.com", "WSS://Relay.Example.com/"),
+            ("wss://relay.example.com", "wss://relay.example.com:443/x"),
+            ("ws://127.0.0.1:4430", "ws://localhost:4430"), ("ws://[::1]:4430/", "ws://127.0.0.1:4430"),
+            ("ws://h:80", "ws://h"),
+        ]
+        let no = [
+            ("wss://relay.example.com", "ws://relay.example.com"), ("ws://127.0.0.1:4430", "ws://127.0.0.1:4431"),
+            ("wss://relay.example.com", "wss://relay.example.org"), ("wss://a", "https://a"), ("wss://a", "garbage"),
+            ("ws://127.0.0.1:4430", "ws://evil.example:4430"), ("ws://h:80", "ws://h:x"),
+        ]
+        for (a, b) in yes { #expect(RelayConnection.sameRelay(a, b), "\(a) vs \(b)") }
+        for (a, b) in no { #expect(!RelayConnection.sameRelay(a, b), "\(a) vs \(b)") }
+    }
+
     @Test("auth required: REQ and COUNT are CLOSED auth-required:, EVENT is OK false auth-required:")
     func authRequired() async throws {
         let h = Harness { $0.auth = .required }
