@@ -12,8 +12,10 @@ let args = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let ingestCount = args.count > 0 ? args[0] : 20_000
 let storedCount = args.count > 1 ? args[1] : 100_000
 let authors = 200
-/// NOSTR_RELAY_BENCH_ONLY=engine skips the store-only and query phases (for profiling).
-let onlyEngine = ProcessInfo.processInfo.environment["NOSTR_RELAY_BENCH_ONLY"] == "engine"
+/// NOSTR_RELAY_BENCH_ONLY=engine|store runs only that phase after the baseline (for profiling).
+let only = ProcessInfo.processInfo.environment["NOSTR_RELAY_BENCH_ONLY"]
+let onlyEngine = only == "engine"
+let onlyStore = only == "store"
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 func secret(_ i: Int) -> [UInt8] {
@@ -71,6 +73,7 @@ for (name, durable) in [("memory KV", false), ("HyperTree+LMDB fsync", true)] wh
 }
 
 // 3. Full engine: EVENT frames on 8 connections -> verify -> policy -> group commit (durable) -> OK.
+if onlyStore { exit(0) }
 final class CountingOutbound: RelayOutbound, @unchecked Sendable {
     let lock = NSLock()
     var oks = 0
