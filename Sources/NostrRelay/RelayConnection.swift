@@ -276,7 +276,7 @@ public final class RelayConnection: Sendable {
         for raw in items[2...] {
             do {
                 var f = try Filter.parse(raw)
-                f.limit = min(f.limit ?? config.defaultLimit, config.maxLimit)
+                f.limit = min(f.limit ?? config.defaultLimit, config.effectiveMaxLimit)
                 filters.append(f)
             } catch {
                 send(RelayMessage.closed(id, error.message))
@@ -322,7 +322,7 @@ public final class RelayConnection: Sendable {
         }
         let stored: [NostrEvent]
         do {
-            stored = try await relay.store.query(filters, limit: relay.configuration.maxLimit, now: now)
+            stored = try await relay.store.query(filters, limit: relay.configuration.effectiveMaxLimit, now: now)
         } catch {
             relay.logger.error("REQ failed", metadata: ["error": "\(error)"])
             let current = state.withLock { s -> Bool in

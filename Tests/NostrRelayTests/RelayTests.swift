@@ -131,6 +131,23 @@ struct RelayMessageTests {
         #expect(out.messages("EOSE").count == 3)
     }
 
+    @Test("one REQ answer never overflows the outbound buffer: the limit cap is at most half of it")
+    func limitFitsOutbound() async throws {
+        let h = Harness {
+            $0.auth = .disabled
+            $0.maxLimit = 100
+            $0.defaultLimit = 50
+            $0.maxOutboundFrames = 12
+        }
+        let (writer, _) = h.connect()
+        for i in 0..<20 { await h.publish(writer, NostrEvent.make(at: 1_700_000_000 - Int64(i), content: "\(i)")) }
+        let (reader, out) = h.connect(capacity: 12)
+        await h.send(reader, #"["REQ","s",{"limit":100},{"kinds":[1]}]"#)
+        #expect(eventIDs(out, "s").count == 6)
+        #expect(out.closed == nil && !reader.isClosed)
+        #expect(h.relay.information.limitation.maxLimit == 6)
+    }
+
     @Test("max message size: a larger frame gets a NOTICE and is ignored")
     func messageSize() async throws {
         let h = Harness {
