@@ -73,7 +73,9 @@ let rangeStarts = (0..<rangeRuns).map { _ in sortedKeys[Int.random(in: 0..<(tota
 // MARK: raw LMDB baseline, measured interleaved with the tree (same batch / same keys back to back), so load
 // from other processes hits both sides alike.
 
-print("HyperTreeBench: \(totalKeys) keys, batches of \(batchSize), \(getCount) random gets, \(rangeRuns) scans of \(rangeLength)")
+print(
+    "HyperTreeBench: \(totalKeys) keys, batches of \(batchSize), \(getCount) random gets, \(rangeRuns) scans of \(rangeLength)"
+)
 let clock = ContinuousClock()
 
 func rawEnvironment(_ name: String) throws -> (LMDBEnvironment, LMDBDatabase) {
@@ -156,6 +158,43 @@ struct Timings {
         }
     }
     precondition(scanned == rawScanned, "range scan mismatch \(scanned) vs \(rawScanned)")
+    if let rep = ProcessInfo.processInfo.environment["HT_RANGE_REPEAT"].flatMap({ Int($0) }) {
+        // Diagnostics: repeated scans, wall time and process CPU time per entry.
+        func cpu() -> Double {
+            var u = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+            return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec)
+                + Double(u.ru_stime.tv_usec) / 1e6
+        }
+        for side in ["tree", "raw", "tree", "raw"] {
+            let c0 = cpu()
+            var n = 0
+            let d = try await clock.measure {
+                for r in 0..<rep {
+                    let start = rangeStarts[r % rangeStarts.count]
+                    if side == "tree" {
+                        for try await e in tree.range(RangeOptions(gte: start, limit: rangeLength)) {
+                            n &+= e.key.count
+                        }
+                    } else {
+                        try rawEnv.read { txn in
+                            var k = 0
+                            try txn.scan(rawDB, from: start) { kk, v in
+                                n &+= Array(kk).count &+ Array(v).count
+                                k += 1
+                                return k < rangeLength
+                            }
+                        }
+                    }
+                }
+            }
+            let entries = Double(rep * rangeLength)
+            print(
+                String(
+                    format: "   %@ scan: %.0f ns/entry wall, %.0f ns/entry cpu", side, seconds(d) * 1e9 / entries,
+                    (cpu() - c0) * 1e9 / entries), n)
+        }
+    }
     let r1 = report("batched put (1,000/batch)", ops: totalKeys, tree: put.tree, raw: put.raw)
     let r2 = report("random get", ops: getCount, tree: get.tree, raw: get.raw)
     let r3 = report("range scan (10,000 keys)", ops: rangeRuns * rangeLength, tree: range.tree, raw: range.raw)

@@ -91,16 +91,64 @@ final class ResolvedNode: CacheCost {
     let children: [UInt64]
     let keyBlocks: [DecodedBlock?]
 
+    /// For a leaf whose entries are all local: keys and values copied into one buffer, so a range scan reads
+    /// contiguous memory instead of chasing one heap object per entry. Empty otherwise.
+    let packed: [UInt8]
+    /// Per key: start of key, start of value (or `UInt32.max` when there is no value), end.
+    let bounds: [UInt32]
+
     init(owner: DecodedBlock, keySeqs: [UInt64], children: [UInt64], keyBlocks: [DecodedBlock?]) {
         self.owner = owner
         self.keySeqs = keySeqs
         self.children = children
         self.keyBlocks = keyBlocks
+        var packed: [UInt8] = []
+        var bounds: [UInt32] = []
+        if children.isEmpty, !keyBlocks.isEmpty, keyBlocks.allSatisfy({ $0 != nil }) {
+            var total = 0
+            for b in keyBlocks { total += b!.key.count + (b!.value?.count ?? 0) }
+            if total < Int(UInt32.max) {
+                packed.reserveCapacity(total)
+                bounds.reserveCapacity(keyBlocks.count * 3)
+                for b in keyBlocks {
+                    bounds.append(UInt32(packed.count))
+                    packed.append(contentsOf: b!.key)
+                    if let v = b!.value {
+                        bounds.append(UInt32(packed.count))
+                        packed.append(contentsOf: v)
+                    } else {
+                        bounds.append(UInt32.max)
+                    }
+                    bounds.append(UInt32(packed.count))
+                }
+            }
+        }
+        self.packed = packed
+        self.bounds = bounds
+        self.isLeaf = children.isEmpty
+        self.keyCount = keySeqs.count
+        self.isPacked = !bounds.isEmpty
     }
 
-    @inline(__always) var isLeaf: Bool { children.isEmpty }
-    @inline(__always) var keyCount: Int { keySeqs.count }
-    var approximateBytes: Int { 96 + keySeqs.count * 16 + children.count * 8 }
+    // Stored (not computed from the arrays) so hot loops do not dereference three array buffers per step.
+    let isLeaf: Bool
+    let keyCount: Int
+    let isPacked: Bool
+    var approximateBytes: Int { 96 + keySeqs.count * 16 + children.count * 8 + packed.count + bounds.count * 4 }
+
+    /// Entry `i` of a packed leaf.
+    @inline(__always) func packedEntry(_ i: Int) -> TreeEntry {
+        let ks = Int(bounds[3 * i])
+        let vs = bounds[3 * i + 1]
+        let end = Int(bounds[3 * i + 2])
+        return packed.withUnsafeBufferPointer { p in
+            if vs == UInt32.max {
+                return TreeEntry(seq: keySeqs[i], key: Array(p[ks..<end]), value: nil)
+            }
+            return TreeEntry(
+                seq: keySeqs[i], key: Array(p[ks..<Int(vs)]), value: Array(p[Int(vs)..<end]))
+        }
+    }
 
     static func cacheKey(seq: UInt64, offset: UInt64) -> UInt64? {
         guard offset < 1 << 16, seq < 1 << 47 else { return nil }

@@ -100,10 +100,11 @@ final class RangeCursor {
     let stopExclusive: [UInt8]?
     let stopInclusive: [UInt8]?
     let trace: QueryTrace?
-    var nodes: [ResolvedNode] = []
-    var positions: [Int] = []
-    var opened = false
-    var remaining: Int
+    // The cursor is owned by one iterator and never shared, so dynamic exclusivity checks are unnecessary.
+    @exclusivity(unchecked) var nodes: [ResolvedNode] = []
+    @exclusivity(unchecked) var positions: [Int] = []
+    @exclusivity(unchecked) var opened = false
+    @exclusivity(unchecked) var remaining: Int
 
     init(store: TreeStore, version: UInt64, options: RangeOptions, trace: QueryTrace?) {
         self.store = store
@@ -196,6 +197,17 @@ final class RangeCursor {
                 }
                 push(c, reverse ? 2 * c.keyCount : 0)
                 continue
+            }
+            if node.isPacked {
+                let e = node.packedEntry(p >> 1)
+                if pastStop(e.key) {
+                    nodes.removeAll()
+                    positions.removeAll()
+                    return nil
+                }
+                if remaining > 0 { remaining -= 1 }
+                trace?.touch(e.seq)
+                return e
             }
             let b: DecodedBlock
             if trace == nil, let hit = node.keyBlocks[p >> 1] {

@@ -116,7 +116,8 @@ final class TreeStore: Sendable {
     /// Child `i` of `node` if it is in the node cache (synchronous fast path; validates like `child`).
     @inline(__always) func cachedChild(_ node: ResolvedNode, _ i: Int) -> ResolvedNode? {
         let seq = node.children[2 * i]
-        guard seq >= 1, seq <= node.owner.seq, let ck = ResolvedNode.cacheKey(seq: seq, offset: node.children[2 * i + 1])
+        guard seq >= 1, seq <= node.owner.seq,
+            let ck = ResolvedNode.cacheKey(seq: seq, offset: node.children[2 * i + 1])
         else { return nil }
         return nodes.get(ck)
     }

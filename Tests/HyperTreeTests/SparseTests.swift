@@ -75,6 +75,27 @@ struct SparseTests {
         #expect(sparse2.fetchedBlocks <= depth * 5 + 10 + depth * 2)
     }
 
+    @Test("an untraced sparse reader (eager local resolution, lazy remote) agrees with the writer")
+    func untracedSparseReader() async throws {
+        let source = try await Self.build(count: 5000)
+        let sparse = SparseTreeLog(source: source)
+        let reader = HyperTree(log: sparse)
+        var g = SeededGenerator(seed: 17)
+        for _ in 0..<100 {
+            let k = Int.random(in: 0..<6000, using: &g)
+            let got = try await reader.get(Self.key(k))
+            #expect(got?.value == (k < 5000 ? Array("value-\(k)".utf8) : nil))
+        }
+        let partial = sparse.fetchedBlocks
+        #expect(partial < 5001)
+        let forward = try await reader.range(RangeOptions(gte: Self.key(1234), lt: Self.key(1300))).collect()
+        #expect(forward.map(\.key) == (1234..<1300).map(Self.key))
+        let backward = try await reader.range(RangeOptions(gt: Self.key(10), lte: Self.key(40), reverse: true))
+            .collect()
+        #expect(backward.map(\.key) == (11...40).reversed().map(Self.key))
+        #expect(try await reader.range().collect().count == 5000)
+    }
+
     static func depth(_ log: MemoryTreeLog) async throws -> Int {
         let blocks = log.allBlocks
         var msg = try NodeMessage.decode(blocks[blocks.count - 1], seq: UInt64(blocks.count - 1))
