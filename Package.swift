@@ -42,8 +42,9 @@ let package = Package(
         .target(
             name: "NostrRelay",
             dependencies: [
-                "CSecp256k1", "HyperCrypto", "HyperTree",
+                "CSecp256k1", "HyperCrypto", "HyperLog", "HyperTree",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -90,6 +91,9 @@ let package = Package(
         .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
         .executableTarget(
             name: "DispatcherBench", dependencies: ["Dispatcher", "AllocationCounter"], path: "Benchmarks/DispatcherBench"),
+        .executableTarget(
+            name: "NostrRelayBench", dependencies: ["NostrRelay", "HyperCrypto", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/NostrRelayBench"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["HyperCrypto"], path: "Tests/TestSupport"),
