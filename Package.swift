@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries (Debian: libsodium-dev, liblmdb-dev, libsecp256k1-dev).
@@ -65,7 +66,15 @@ let package = Package(
         .target(name: "Dispatcher", dependencies: ["Telemetry", .product(name: "Logging", package: "swift-log")]),
 
         // Peer transport and replication.
-        .target(name: "SwarmTransport", dependencies: ["HyperCrypto", "CompactEncoding", "HyperLog"]),
+        .target(
+            name: "SwarmTransport",
+            dependencies: [
+                "HyperCrypto", "CompactEncoding", "HyperLog", "CSodium",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // Executables.
         .executableTarget(
@@ -82,6 +91,14 @@ let package = Package(
         .executableTarget(
             name: "HyperTreeBench", dependencies: ["HyperTree", "LMDBKit"], path: "Benchmarks/HyperTreeBench"),
         .executableTarget(name: "DispatcherBench", dependencies: ["Dispatcher"], path: "Benchmarks/DispatcherBench"),
+        .executableTarget(
+            name: "SwarmBench",
+            dependencies: [
+                "SwarmTransport", "HyperCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/SwarmBench"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["HyperCrypto"], path: "Tests/TestSupport"),
@@ -94,6 +111,13 @@ let package = Package(
         .testTarget(name: "TokenServiceTests", dependencies: ["TokenService", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "Telemetry", "TestSupport"]),
-        .testTarget(name: "SwarmTransportTests", dependencies: ["SwarmTransport", "TestSupport"]),
+        .testTarget(
+            name: "SwarmTransportTests",
+            dependencies: [
+                "SwarmTransport", "TestSupport", "HyperCrypto", "CompactEncoding",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,1 @@
+print("SwarmBench: placeholder")
