@@ -72,6 +72,7 @@ let package = Package(
                 "HyperCrypto", "CompactEncoding", "HyperLog", "CSodium",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -117,6 +118,7 @@ let package = Package(
                 "SwarmTransport", "TestSupport", "HyperCrypto", "CompactEncoding",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
     ]
