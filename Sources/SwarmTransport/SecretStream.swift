@@ -196,7 +196,7 @@ public struct SecretStream: Sendable {
         headerRandom = nil
         encryptor = SecretStreamCipher(key: r.tx, header: header)
         let id = Self.streamID(handshakeHash: r.handshakeHash, isInitiator: isInitiator)
-        return [.handshake(r), .send(FrameDecoder.frame(id + header))]
+        return [.send(FrameDecoder.frame(id + header)), .handshake(r)]
     }
 
     /// Encrypts one message and returns the framed ciphertext. An empty message is a keep-alive.
