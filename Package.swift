@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "SwarmBench",
             dependencies: [
-                "SwarmTransport", "HyperCrypto",
+                "SwarmTransport", "HyperCrypto", "HyperLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

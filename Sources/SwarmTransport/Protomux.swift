@@ -51,6 +51,7 @@ public final class MuxChannel {
     public var onClose: ((MuxChannel, Bool) -> Void)?
 
     weak var mux: Protomux?
+
     var localID: UInt64 = 0
     var remoteID: UInt64 = 0
 

@@ -15,6 +15,7 @@ final class ReplicationPeer: @unchecked Sendable {
 
     struct Remote {
         var open = false
+        var synced = false
         var length: UInt64 = 0
         var fork: UInt64 = 0
         var uploading = false
@@ -36,6 +37,8 @@ final class ReplicationPeer: @unchecked Sendable {
 
     var isOpen: Bool { remote.withLockedValue { $0.open } }
     var remoteLength: UInt64 { remote.withLockedValue { $0.length } }
+    /// True while the remote's first sync has not arrived (the channel may still be opening).
+    var awaitingSync: Bool { remote.withLockedValue { !$0.synced } }
 
     func remoteHas(_ index: UInt64) -> Bool {
         remote.withLockedValue { r in
@@ -103,6 +106,7 @@ final class ReplicationPeer: @unchecked Sendable {
                         if r.ranges.count > 4096 { r.ranges.removeFirst(r.ranges.count - 4096) }
                     }
                 }
+                replicator.peersChanged()
             case .extension, .none: break  // unknown or extension messages are ignored
             }
         } catch let e as ProtocolViolation {
@@ -140,11 +144,13 @@ final class ReplicationPeer: @unchecked Sendable {
     private func onSync(_ m: SyncMessage) {
         let grew = remote.withLockedValue { r -> Bool in
             let grew = m.length > r.length
+            r.synced = true
             r.length = m.length
             r.fork = m.fork
             r.uploading = m.uploading
             return grew
         }
+        replicator.peersChanged()
         if grew { replicator.remoteLengthChanged(m.length) }
     }
 
@@ -202,9 +208,16 @@ final class ReplicationPeer: @unchecked Sendable {
         let m = SyncMessage(
             fork: log.fork, length: log.length, remoteLength: remoteLength, canUpgrade: true, uploading: true,
             downloading: !log.isWritable)
-        send(.sync, m)
         let have = log.isWritable ? log.length : log.contiguousLength
-        if have > 0 { send(.range, RangeMessage(start: 0, length: have)) }
+        let sync = m.compactEncoded
+        let range = RangeMessage(start: 0, length: have).compactEncoded
+        // One batch frame, so the remote learns our length and what we hold at the same time.
+        onLoop { ch in
+            ch.mux?.cork()
+            ch.send(type: Wire.MessageType.sync.rawValue, sync)
+            if have > 0 { ch.send(type: Wire.MessageType.range.rawValue, range) }
+            ch.mux?.uncork()
+        }
     }
 
     func sendRequest(_ request: ProofRequest, id: UInt64) {

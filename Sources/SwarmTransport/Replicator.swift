@@ -51,6 +51,8 @@ public final class Replicator: Sendable {
         var nextRequestID: UInt64 = 1
         var inflight: [ObjectIdentifier: Int] = [:]
         var slotWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Bumped whenever a slot frees or the peer set changes, so a waiter never misses a wake-up.
+        var generation: UInt64 = 0
         var upgrading: Task<Void, Error>?
         var stopped = false
     }
@@ -137,15 +139,29 @@ public final class Replicator: Sendable {
 
     func peerClosed(_ peer: ReplicationPeer) {
         let id = ObjectIdentifier(peer)
-        let failed: [Pending] = state.withLockedValue { s in
+        let (failed, waiters): ([Pending], [CheckedContinuation<Void, Never>]) = state.withLockedValue { s in
             s.peers[id] = nil
             s.inflight[id] = nil
+            s.generation &+= 1
             let f = s.pending.filter { $0.value.peer == id }
             for k in f.keys { s.pending[k] = nil }
-            return Array(f.values)
+            let w = s.slotWaiters
+            s.slotWaiters = []
+            return (Array(f.values), w)
         }
         for p in failed { p.continuation.resume(throwing: ReplicationError.peerFailed("connection closed")) }
-        releaseSlots(failed.count)
+        for w in waiters { w.resume() }  // they re-evaluate the remaining peers
+    }
+
+    /// Wakes every request waiting for a peer (a peer announced itself or opened).
+    func peersChanged() {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLockedValue { s in
+            s.generation &+= 1
+            let w = s.slotWaiters
+            s.slotWaiters = []
+            return w
+        }
+        for w in waiters { w.resume() }
     }
 
     /// A remote announced a length: follow it when live.
@@ -183,19 +199,10 @@ public final class Replicator: Sendable {
         let w: CheckedContinuation<Void, Never>? = state.withLockedValue { s in
             let id = ObjectIdentifier(peer)
             if let n = s.inflight[id], n > 0 { s.inflight[id] = n - 1 }
+            s.generation &+= 1
             return s.slotWaiters.isEmpty ? nil : s.slotWaiters.removeFirst()
         }
         w?.resume()
-    }
-
-    private func releaseSlots(_ n: Int) {
-        let ws: [CheckedContinuation<Void, Never>] = state.withLockedValue { s in
-            let k = min(n, s.slotWaiters.count)
-            let w = Array(s.slotWaiters.prefix(k))
-            s.slotWaiters.removeFirst(k)
-            return w
-        }
-        for w in ws { w.resume() }
     }
 
     // MARK: requests
@@ -205,10 +212,12 @@ public final class Replicator: Sendable {
     private func acquirePeer(block: UInt64?, minLength: UInt64, excluding: Set<ObjectIdentifier>) async throws
         -> ReplicationPeer
     {
+        let announceDeadline = ContinuousClock.now + requestTimeout
         while true {
             enum Choice {
                 case peer(ReplicationPeer)
-                case wait
+                case wait(UInt64)
+                case announce
                 case none
             }
             let choice: Choice = state.withLockedValue { s in
@@ -217,13 +226,16 @@ public final class Replicator: Sendable {
                     p.isOpen && !excluding.contains(ObjectIdentifier(p)) && p.remoteLength >= minLength
                         && (block.map { p.remoteHas($0) } ?? true)
                 }
-                if candidates.isEmpty { return .none }
+                if candidates.isEmpty {
+                    // A peer that has not announced itself yet may still have it.
+                    return s.peers.values.contains { $0.awaitingSync } ? .announce : .none
+                }
                 let free = candidates.filter { (s.inflight[ObjectIdentifier($0)] ?? 0) < maxInflightPerPeer }
                 guard
                     let best = free.min(by: {
                         (s.inflight[ObjectIdentifier($0)] ?? 0) < (s.inflight[ObjectIdentifier($1)] ?? 0)
                     })
-                else { return .wait }
+                else { return .wait(s.generation) }
                 s.inflight[ObjectIdentifier(best), default: 0] += 1
                 return .peer(best)
             }
@@ -232,9 +244,19 @@ public final class Replicator: Sendable {
             case .none:
                 if state.withLockedValue({ $0.stopped }) { throw ReplicationError.stopped }
                 throw ReplicationError.noPeerHas(index: block ?? minLength)
-            case .wait:
+            case .announce:
+                guard ContinuousClock.now < announceDeadline else {
+                    throw ReplicationError.noPeerHas(index: block ?? minLength)
+                }
+                try await Task.sleep(for: .milliseconds(5))
+            case .wait(let seen):
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    state.withLockedValue { $0.slotWaiters.append(c) }
+                    let missed = state.withLockedValue { s -> Bool in
+                        if s.generation != seen || s.stopped { return true }
+                        s.slotWaiters.append(c)
+                        return false
+                    }
+                    if missed { c.resume() }
                 }
             }
         }
@@ -273,6 +295,13 @@ public final class Replicator: Sendable {
             let t = Task { [self] in
                 defer { state.withLockedValue { $0.upgrading = nil } }
                 var tried = Set<ObjectIdentifier>()
+                // Let peers whose channel is still opening announce their length first (bounded).
+                let deadline = ContinuousClock.now + requestTimeout
+                while state.withLockedValue({ s in s.peers.values.contains { $0.awaitingSync } }),
+                    ContinuousClock.now < deadline
+                {
+                    try await Task.sleep(for: .milliseconds(2))
+                }
                 while true {
                     let length = log.length
                     let best = state.withLockedValue { $0.peers.values.map(\.remoteLength).max() ?? 0 }

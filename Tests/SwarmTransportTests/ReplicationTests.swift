@@ -164,6 +164,7 @@ struct ReplicationTests {
         r.maintain(addr)
         #expect(await eventually { rep.peerCount == 1 })
         try await rep.download(0..<1_000)
+        #expect(await eventually { w.connections.count == 1 })
         for c in w.connections { c.close() }
         #expect(await eventually { rep.peerCount == 0 })
         #expect(await eventually { rep.peerCount == 1 })
