@@ -124,6 +124,37 @@ final class NIOLockedCounter: @unchecked Sendable {
     }
 }
 
+// MARK: CPU floor: the cryptography every replicated byte needs, without any I/O
+
+func cryptoOnly(blocks: [[UInt8]]) throws -> Double {
+    let a = try Ed25519KeyPair(seed: [UInt8](repeating: 1, count: 32))
+    let b = try Ed25519KeyPair(seed: [UInt8](repeating: 2, count: 32))
+    var x = SecretStream(isInitiator: true, keyPair: a)
+    var y = SecretStream(isInitiator: false, keyPair: b)
+    var toY: [[UInt8]] = []
+    var toX: [[UInt8]] = []
+    func sends(_ events: [SecretStream.Event]) -> [[UInt8]] {
+        events.compactMap { if case .send(let f) = $0 { return Array(f[3...]) } else { return nil } }
+    }
+    toY += sends(try x.start())
+    while !toX.isEmpty || !toY.isEmpty {
+        for f in toY { toX += sends(try y.receive(frame: f)) }
+        toY = []
+        for f in toX { toY += sends(try x.receive(frame: f)) }
+        toX = []
+    }
+    let start = ContinuousClock.now
+    var check = 0
+    for block in blocks {
+        let sealed = try x.seal(block)
+        let opened = try y.open(Array(sealed[3...]))
+        check &+= Int(HypercoreCrypto.leafHash(opened)[0])
+    }
+    let elapsed = seconds(ContinuousClock.now - start)
+    precondition(check >= 0)
+    return elapsed
+}
+
 // MARK: main
 
 var rng = SystemRandomNumberGenerator()
@@ -148,6 +179,8 @@ for round in 1...3 {
     print(String(format: "round %d: plain %.3f s, encrypted stream %.3f s, replication %.3f s", round, p, s, r))
 }
 let mb = Double(totalBytes) / 1_048_576
+let cpu = try cryptoOnly(blocks: blocks)
+print(String(format: "CPU floor, one core: encrypt + decrypt + BLAKE2b leaf hash %.3f s = %.1f MB/s", cpu, mb / cpu))
 print(String(format: "plain TCP copy (baseline):        %8.1f MB/s", mb / plainBest))
 print(
     String(format: "secret-stream + protomux channel: %8.1f MB/s  ratio %.2fx", mb / streamBest, plainBest / streamBest)
