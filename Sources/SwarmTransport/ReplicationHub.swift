@@ -38,8 +38,9 @@ public final class ReplicationHub: Sendable {
         let id = ObjectIdentifier(conn)
         connections.withLockedValue { $0[id] = conn }
         conn.closeFuture.whenComplete { [weak self] _ in self?.connections.withLockedValue { $0[id] = nil } }
-        conn.mux.onRemoteOpen = { [weak self] key in
-            guard let self, key.protocol == Wire.protocolName, let id = key.id,
+        // Weak: the mux (owned by the connection) keeps this closure.
+        conn.mux.onRemoteOpen = { [weak self, weak conn] key in
+            guard let self, let conn, key.protocol == Wire.protocolName, let id = key.id,
                 let r = self.replicator(for: id)
             else { return }
             r.attachOnLoop(conn)
