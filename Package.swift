@@ -90,7 +90,8 @@ let package = Package(
         .executableTarget(
             name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
         .executableTarget(
-            name: "HyperTreeBench", dependencies: ["HyperTree", "LMDBKit"], path: "Benchmarks/HyperTreeBench"),
+            name: "HyperTreeBench", dependencies: ["HyperTree", "HyperLog", "HyperCrypto", "LMDBKit"],
+            path: "Benchmarks/HyperTreeBench"),
         .executableTarget(name: "DispatcherBench", dependencies: ["Dispatcher"], path: "Benchmarks/DispatcherBench"),
         .executableTarget(
             name: "SwarmBench",
