@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "SwarmBench",
             dependencies: [
-                "SwarmTransport", "HyperCrypto", "HyperLog",
+                "SwarmTransport", "HyperCrypto", "HyperLog", "HyperTree",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "SwarmTransportTests",
             dependencies: [
-                "SwarmTransport", "TestSupport", "HyperCrypto", "CompactEncoding",
+                "SwarmTransport", "TestSupport", "HyperCrypto", "CompactEncoding", "HyperLog", "HyperTree",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

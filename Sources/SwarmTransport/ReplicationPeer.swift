@@ -167,6 +167,10 @@ final class ReplicationPeer: @unchecked Sendable {
     private func onData(_ payload: [UInt8]) throws {
         let (id, proof) = try Proof.decodeDataMessage(payload)
         guard let pending = replicator.pendingRequest(id, from: self) else { return }  // late or cancelled: ignore
+        if !pending.apply {
+            _ = replicator.complete(request: id, from: self, with: .success(proof))
+            return
+        }
         let lengthBefore = log.length
         do {
             try log.apply(proof)

@@ -42,6 +42,8 @@ public final class Replicator: Sendable {
         let peer: ObjectIdentifier
         let block: UInt64?
         let upgradeFrom: UInt64?
+        /// False when the caller applies the proof itself (`ProofSource` use).
+        let apply: Bool
         let continuation: CheckedContinuation<Proof, Error>
     }
 
@@ -49,6 +51,7 @@ public final class Replicator: Sendable {
         var peers: [ObjectIdentifier: ReplicationPeer] = [:]
         var pending: [UInt64: Pending] = [:]
         var nextRequestID: UInt64 = 1
+        var requestsSent: UInt64 = 0
         var inflight: [ObjectIdentifier: Int] = [:]
         var slotWaiters: [CheckedContinuation<Void, Never>] = []
         /// Bumped whenever a slot frees or the peer set changes, so a waiter never misses a wake-up.
@@ -263,9 +266,10 @@ public final class Replicator: Sendable {
     }
 
     /// Sends `request` to `peer` and waits for its data (or noData / close / timeout).
-    private func send(_ request: ProofRequest, to peer: ReplicationPeer) async throws -> Proof {
+    private func send(_ request: ProofRequest, to peer: ReplicationPeer, apply: Bool = true) async throws -> Proof {
         let id = state.withLockedValue { s -> UInt64 in
             defer { s.nextRequestID += 1 }
+            s.requestsSent += 1
             return s.nextRequestID
         }
         let timeout = requestTimeout
@@ -280,9 +284,44 @@ public final class Replicator: Sendable {
             state.withLockedValue {
                 $0.pending[id] = Pending(
                     peer: ObjectIdentifier(peer), block: request.block?.index,
-                    upgradeFrom: request.upgrade?.start, continuation: c)
+                    upgradeFrom: request.upgrade?.start, apply: apply, continuation: c)
             }
             peer.sendRequest(request, id: id)
+        }
+    }
+
+    /// Request messages sent so far (each is one round trip to a peer).
+    public var requestsSent: UInt64 { state.withLockedValue { $0.requestsSent } }
+
+    /// Waits (bounded by `requestTimeout`) until every attached peer has announced its length.
+    func awaitAnnouncements() async throws {
+        let deadline = ContinuousClock.now + requestTimeout
+        while state.withLockedValue({ s in s.peers.values.contains { $0.awaitingSync } }),
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// Sends `request` to a suitable peer and returns its proof unapplied (for `ProofSource` callers, which verify
+    /// and store it themselves). Tries the next peer on noData / timeout / close.
+    func forward(_ request: ProofRequest) async throws -> Proof {
+        let minLength = request.upgrade.map { $0.start + $0.length } ?? (request.block.map { $0.index + 1 } ?? 1)
+        var tried = Set<ObjectIdentifier>()
+        var lastError: Error = ReplicationError.noPeerHas(index: request.block?.index ?? minLength)
+        while true {
+            let peer: ReplicationPeer
+            do {
+                peer = try await acquirePeer(block: request.block?.index, minLength: minLength, excluding: tried)
+            } catch {
+                throw tried.isEmpty ? error : lastError
+            }
+            do {
+                return try await send(request, to: peer, apply: false)
+            } catch {
+                lastError = error
+                tried.insert(ObjectIdentifier(peer))
+            }
         }
     }
 
@@ -296,12 +335,7 @@ public final class Replicator: Sendable {
                 defer { state.withLockedValue { $0.upgrading = nil } }
                 var tried = Set<ObjectIdentifier>()
                 // Let peers whose channel is still opening announce their length first (bounded).
-                let deadline = ContinuousClock.now + requestTimeout
-                while state.withLockedValue({ s in s.peers.values.contains { $0.awaitingSync } }),
-                    ContinuousClock.now < deadline
-                {
-                    try await Task.sleep(for: .milliseconds(2))
-                }
+                try await awaitAnnouncements()
                 while true {
                     let length = log.length
                     let best = state.withLockedValue { $0.peers.values.map(\.remoteLength).max() ?? 0 }
@@ -369,5 +403,18 @@ public final class Replicator: Sendable {
                 if let i = it.next() { group.addTask { _ = try await self.get(i) } }
             }
         }
+    }
+}
+
+/// The replicator as a `HyperLog.ProofSource`: `HyperLog.fetch` / `update` (and HyperTree's `HyperLogSource`) can pull
+/// verified blocks through it. Proofs are returned unapplied; the caller verifies them.
+extension Replicator: ProofSource {
+    public func remoteLength() async throws -> UInt64 {
+        try await awaitAnnouncements()
+        return state.withLockedValue { $0.peers.values.map(\.remoteLength).max() ?? 0 }
+    }
+
+    public func proof(for request: ProofRequest) async throws -> Proof {
+        try await forward(request)
     }
 }
