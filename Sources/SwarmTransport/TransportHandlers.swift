@@ -87,8 +87,9 @@ final class SecretStreamHandler: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         lastRead = .now()
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        handshakeTimer = context.eventLoop.scheduleTask(in: config.handshakeTimeout) { [self] in
-            fail(context: loopBound.value, .handshakeTimeout)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        handshakeTimer = context.eventLoop.scheduleTask(in: config.handshakeTimeout) {
+            handler.value.fail(context: loopBound.value, .handshakeTimeout)
         }
         do {
             emit(try stream.start(), context: context)
@@ -133,16 +134,19 @@ final class SecretStreamHandler: ChannelDuplexHandler {
 
     private func startTimers(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         if let ka = config.keepAliveInterval {
-            keepAliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: ka, delay: ka) { [self] _ in
-                if !wroteSinceTick { sendKeepAlive(context: loopBound.value) }
-                wroteSinceTick = false
+            keepAliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: ka, delay: ka) { _ in
+                let h = handler.value
+                if !h.wroteSinceTick { h.sendKeepAlive(context: loopBound.value) }
+                h.wroteSinceTick = false
             }
         }
         if let idle = config.idleTimeout {
             let tick = TimeAmount.nanoseconds(max(idle.nanoseconds / 4, 1_000_000))
-            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [self] _ in
-                if NIODeadline.now() - lastRead > idle { fail(context: loopBound.value, .idleTimeout) }
+            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+                let h = handler.value
+                if NIODeadline.now() - h.lastRead > idle { h.fail(context: loopBound.value, .idleTimeout) }
             }
         }
     }
@@ -173,7 +177,7 @@ final class SecretStreamHandler: ChannelDuplexHandler {
             }
             var out = context.channel.allocator.buffer(capacity: n - SecretStream.overhead)
             do {
-                try frame.withUnsafeReadableBytes { src in
+                _ = try frame.withUnsafeReadableBytes { src in
                     try out.writeWithUnsafeMutableBytes(minimumWritableBytes: n - SecretStream.overhead) { dst in
                         try stream.open(
                             src, into: UnsafeMutableRawBufferPointer(rebasing: dst[0..<(n - SecretStream.overhead)]))
@@ -218,7 +222,7 @@ final class SecretStreamHandler: ChannelDuplexHandler {
         out.writeInteger(UInt8((size >> 8) & 0xff))
         out.writeInteger(UInt8((size >> 16) & 0xff))
         do {
-            try plain.withUnsafeReadableBytes { src in
+            _ = try plain.withUnsafeReadableBytes { src in
                 try out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { dst in
                     try stream.seal(src, into: UnsafeMutableRawBufferPointer(rebasing: dst[0..<size]))
                     return size
