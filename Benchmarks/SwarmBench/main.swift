@@ -200,59 +200,64 @@ func treeKey(_ i: Int) -> [UInt8] {
     return Array(("key-" + String(repeating: "0", count: 8 - s.count) + s).utf8)
 }
 
-let buildStart = ContinuousClock.now
-let treeLog = try HyperLog.create(in: MemoryLogStorage(), keyPair: .generate())
-let writerTree = HyperTree(log: HyperLogSource(treeLog))
-var order = Array(0..<treeKeys)
-order.shuffle()
-var next = 0
-while next < order.count {
-    let chunk = order[next..<min(next + 1000, order.count)]
-    try await writerTree.batch { b in
-        for k in chunk { try await b.put(treeKey(k), Array("value-\(k)".utf8)) }
+if treeKeys > 0 {
+    let buildStart = ContinuousClock.now
+    let treeLog = try HyperLog.create(in: MemoryLogStorage(), keyPair: .generate())
+    let writerTree = HyperTree(log: HyperLogSource(treeLog))
+    var order = Array(0..<treeKeys)
+    order.shuffle()
+    var next = 0
+    while next < order.count {
+        let chunk = order[next..<min(next + 1000, order.count)]
+        try await writerTree.batch { b in
+            for k in chunk { try await b.put(treeKey(k), Array("value-\(k)".utf8)) }
+        }
+        next += 1000
     }
-    next += 1000
-}
-print(
-    String(
-        format: "\nHyperTree: %d keys written in %.1f s (%d blocks)", treeKeys,
-        seconds(ContinuousClock.now - buildStart), treeLog.length))
+    print(
+        String(
+            format: "\nHyperTree: %d keys written in %.1f s (%d blocks)", treeKeys,
+            seconds(ContinuousClock.now - buildStart), treeLog.length))
 
-let treeReplica = try HyperLog.replica(in: MemoryLogStorage(), key: treeLog.key, manifest: treeLog.identity.manifest)
-let tHubW = ReplicationHub()
-tHubW.add(treeLog)
-let tHubR = ReplicationHub()
-let treeRep = tHubR.add(treeReplica)
-let tw = SwarmNode { tHubW.attach($0) }
-let tr = SwarmNode { tHubR.attach($0) }
-let treeConn = try await tr.connect(to: try await tw.listen())
-while treeReplica.length < treeLog.length { try await Task.sleep(for: .milliseconds(5)) }
-let readerTree = HyperTree(log: HyperLogSource(treeReplica, remote: treeRep))
-var rounds: [Int] = []
-var fetched: [Int] = []
-var localTouched: [Int] = []
-let getStart = ContinuousClock.now
-for _ in 0..<20 {
-    let k = Int.random(in: 0..<treeKeys)
-    let before = treeRep.requestsSent
-    let trace = QueryTrace()
-    let e = try await readerTree.get(treeKey(k), trace: trace)
-    precondition(e?.value == Array("value-\(k)".utf8), "wrong value for key \(k)")
-    rounds.append(Int(treeRep.requestsSent - before))
-    fetched.append(trace.blocksFetched)
-    let local = QueryTrace()
-    _ = try await writerTree.get(treeKey(k), trace: local)
-    localTouched.append(local.blocksTouched)
+    let treeReplica = try HyperLog.replica(
+        in: MemoryLogStorage(), key: treeLog.key, manifest: treeLog.identity.manifest)
+    let tHubW = ReplicationHub()
+    tHubW.add(treeLog)
+    let tHubR = ReplicationHub()
+    let treeRep = tHubR.add(treeReplica)
+    let tw = SwarmNode { tHubW.attach($0) }
+    let tr = SwarmNode { tHubR.attach($0) }
+    let treeConn = try await tr.connect(to: try await tw.listen())
+    while treeReplica.length < treeLog.length { try await Task.sleep(for: .milliseconds(5)) }
+    let readerTree = HyperTree(log: HyperLogSource(treeReplica, remote: treeRep))
+    var rounds: [Int] = []
+    var fetched: [Int] = []
+    var localTouched: [Int] = []
+    let getStart = ContinuousClock.now
+    for _ in 0..<20 {
+        let k = Int.random(in: 0..<treeKeys)
+        let before = treeRep.requestsSent
+        let trace = QueryTrace()
+        let e = try await readerTree.get(treeKey(k), trace: trace)
+        precondition(e?.value == Array("value-\(k)".utf8), "wrong value for key \(k)")
+        rounds.append(Int(treeRep.requestsSent - before))
+        fetched.append(trace.blocksFetched)
+        let local = QueryTrace()
+        _ = try await writerTree.get(treeKey(k), trace: local)
+        localTouched.append(local.blocksTouched)
+    }
+    let getElapsed = seconds(ContinuousClock.now - getStart)
+    print("sparse get on \(treeKeys) keys over loopback (20 random keys, one reader, cache warms up):")
+    print("  round trips, first (cold) get: \(rounds[0]); all: \(rounds)")
+    print("  blocks the same get reads on the writer (its path incl. key blocks): \(localTouched[0])")
+    print(
+        String(
+            format: "  average round trips %.1f, average blocks fetched %.1f, %.2f ms per get",
+            Double(rounds.reduce(0, +)) / 20, Double(fetched.reduce(0, +)) / 20, getElapsed * 1000 / 20))
+    print(
+        "  each round trip carries one block plus only the Merkle nodes the reader lacks; no upgrade round trips (live)"
+    )
+    treeConn.close()
+    await tr.shutdown()
+    await tw.shutdown()
 }
-let getElapsed = seconds(ContinuousClock.now - getStart)
-print("sparse get on \(treeKeys) keys over loopback (20 random keys, one reader, cache warms up):")
-print("  round trips, first (cold) get: \(rounds[0]); all: \(rounds)")
-print("  blocks the same get reads on the writer (its path incl. key blocks): \(localTouched[0])")
-print(
-    String(
-        format: "  average round trips %.1f, average blocks fetched %.1f, %.2f ms per get",
-        Double(rounds.reduce(0, +)) / 20, Double(fetched.reduce(0, +)) / 20, getElapsed * 1000 / 20))
-print("  each round trip carries one block plus only the Merkle nodes the reader lacks; no upgrade round trips (live)")
-treeConn.close()
-await tr.shutdown()
-await tw.shutdown()

@@ -165,9 +165,7 @@ final class MuxHandler: ChannelInboundHandler {
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             conn.mux = Protomux(maxChannels: config.maxChannelsPerConnection) { frame in
-                let ctx = loopBound.value
-                ctx.writeAndFlush(
-                    handler.value.wrapOutboundOut(ctx.channel.allocator.buffer(bytes: frame)), promise: nil)
+                handler.value.write(frame, context: loopBound.value)
             }
             connection = conn
             if !onEstablished(conn) {
@@ -181,7 +179,40 @@ final class MuxHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Writes are flushed once per read burst (replies to pipelined requests share one syscall), or at the end of
+    /// the current event-loop tick for writes made outside a read.
+    private var inRead = false
+    private var needsFlush = false
+    private var flushScheduled = false
+
+    private func write(_ frame: [UInt8], context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+        needsFlush = true
+        if !inRead && !flushScheduled {
+            flushScheduled = true
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                handler.value.flushScheduled = false
+                handler.value.flushIfNeeded(context: loopBound.value)
+            }
+        }
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard needsFlush else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inRead = false
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inRead = true
         guard let conn = connection, let mux = conn.mux else { return }
         var buf = unwrapInboundIn(data)
         do {
