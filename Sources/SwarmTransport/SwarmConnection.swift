@@ -205,6 +205,14 @@ final class MuxHandler: ChannelInboundHandler {
         context.flush()
     }
 
+    /// Back-pressure: while our outbound buffer is over the high watermark (a peer that requests but does not
+    /// read), stop reading its frames; resume once it drains.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        if context.channel.isWritable { context.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         inRead = false
         flushIfNeeded(context: context)

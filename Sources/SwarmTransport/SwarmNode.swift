@@ -11,6 +11,9 @@ public final class SwarmNode: Sendable {
     /// the place to attach protocols (`conn.mux.onRemoteOpen = ...`, open channels).
     public typealias ConnectionHandler = @Sendable (SwarmConnection) -> Void
 
+    /// Outbound buffering per connection before we stop reading from that peer.
+    static let waterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 8 << 20)
+
     public let keyPair: Ed25519KeyPair
     public let config: SwarmConfiguration
     public let logger: Logger
@@ -119,6 +122,7 @@ public final class SwarmNode: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: Self.waterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try node.configure(channel, isInitiator: false, expected: nil, established: nil)
@@ -144,6 +148,7 @@ public final class SwarmNode: Sendable {
         let node = self
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: Self.waterMark)
             .connectTimeout(config.handshakeTimeout)
             .connect(host: address.host, port: address.port).get()
         let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
