@@ -85,3 +85,27 @@ struct LyingPeerTests {
         await liar.shutdown()
     }
 }
+
+@Suite("replication capability", .timeLimit(.minutes(1)))
+struct CapabilityTests {
+    @Test("a peer presenting a capability not bound to this session is disconnected")
+    func wrongCapability() async throws {
+        let writer = try makeWriter(10)
+        let reader = try makeReplica(of: writer)
+        // The impostor knows the discovery key but not how to bind the capability to the handshake.
+        let impostor = SwarmNode { conn in
+            _ = conn.mux.open(
+                protocol: Wire.protocolName, id: writer.discoveryKey,
+                handshake: WireHandshake(capability: [UInt8](repeating: 0, count: 32)).compactEncoded,
+                onOpen: { ch, _ in ch.send(type: 0, SyncMessage(length: 10, remoteLength: 0).compactEncoded) })
+        }
+        let rHub = ReplicationHub()
+        rHub.add(reader)
+        let r = replicatingNode(rHub)
+        let conn = try await r.connect(to: try await impostor.listen())
+        #expect(await closes(conn))
+        #expect(reader.length == 0)
+        await r.shutdown()
+        await impostor.shutdown()
+    }
+}
