@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries (Debian: libsodium-dev, liblmdb-dev, libsecp256k1-dev).
@@ -68,7 +69,16 @@ let package = Package(
         .target(name: "Dispatcher", dependencies: ["Telemetry", .product(name: "Logging", package: "swift-log")]),
 
         // Peer transport and replication.
-        .target(name: "SwarmTransport", dependencies: ["HyperCrypto", "CompactEncoding", "HyperLog"]),
+        .target(
+            name: "SwarmTransport",
+            dependencies: [
+                "HyperCrypto", "CompactEncoding", "HyperLog", "CSodium",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // Executables.
         .executableTarget(
@@ -94,6 +104,14 @@ let package = Package(
         .executableTarget(
             name: "NostrRelayBench", dependencies: ["NostrRelay", "HyperCrypto", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/NostrRelayBench"),
+        .executableTarget(
+            name: "SwarmBench",
+            dependencies: [
+                "SwarmTransport", "HyperCrypto", "HyperLog", "HyperTree",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/SwarmBench"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["HyperCrypto"], path: "Tests/TestSupport"),
@@ -117,6 +135,14 @@ let package = Package(
             dependencies: ["Telemetry", .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "Telemetry", "TestSupport"]),
-        .testTarget(name: "SwarmTransportTests", dependencies: ["SwarmTransport", "TestSupport"]),
+        .testTarget(
+            name: "SwarmTransportTests",
+            dependencies: [
+                "SwarmTransport", "TestSupport", "HyperCrypto", "CompactEncoding", "HyperLog", "HyperTree",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,249 @@
+import CompactEncoding
+import HyperCrypto
+import HyperLog
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// One `hypercore/alpha` channel between our log and a remote peer.
+///
+/// Thread-safety: `channel` is used only on `connection.eventLoop`; the remote's announced state is in a lock.
+final class ReplicationPeer: @unchecked Sendable {
+    unowned let replicator: Replicator
+    let connection: SwarmConnection
+    var channel: MuxChannel?
+
+    struct Remote {
+        var open = false
+        var synced = false
+        var length: UInt64 = 0
+        var fork: UInt64 = 0
+        var uploading = false
+        /// Ranges the remote said it has (from `range` and `bitfield` messages), plus everything below
+        /// `contiguous` when it is a writer.
+        var ranges: [Range<UInt64>] = []
+        var bitfield: [UInt64: [UInt32]] = [:]
+        var wants: [Range<UInt64>] = []
+    }
+
+    private let remote = NIOLockedValueBox(Remote())
+    private var log: HyperLog { replicator.log }
+    private var logger: Logger { replicator.logger }
+
+    init(replicator: Replicator, connection: SwarmConnection) {
+        self.replicator = replicator
+        self.connection = connection
+    }
+
+    var isOpen: Bool { remote.withLockedValue { $0.open } }
+    var remoteLength: UInt64 { remote.withLockedValue { $0.length } }
+    /// True while the remote's first sync has not arrived (the channel may still be opening).
+    var awaitingSync: Bool { remote.withLockedValue { !$0.synced } }
+
+    func remoteHas(_ index: UInt64) -> Bool {
+        remote.withLockedValue { r in
+            guard index < r.length else { return false }
+            if r.ranges.contains(where: { $0.contains(index) }) { return true }
+            if let words = r.bitfield[index / 32768] {
+                let bit = Int(index % 32768)
+                if bit / 32 < words.count, words[bit / 32] & (1 << UInt32(bit % 32)) != 0 { return true }
+            }
+            return false
+        }
+    }
+
+    // MARK: channel events (on the event loop)
+
+    func onOpen(handshake: [UInt8]) {
+        guard let hs = try? WireHandshake(compactEncoded: handshake) else {
+            fail("malformed replication handshake")
+            return
+        }
+        let expected = Wire.capability(
+            isInitiator: !connection.isInitiator, key: log.key, handshakeHash: connection.handshakeHash)
+        guard constantTimeEquals(hs.capability, expected) else {
+            fail("remote sent an invalid replication capability")
+            return
+        }
+        remote.withLockedValue { $0.open = true }
+        sendSync()  // also advertises what we hold (a writer: everything; a replica: its contiguous prefix)
+    }
+
+    func onClose() {
+        remote.withLockedValue { $0.open = false }
+        replicator.peerClosed(self)
+    }
+
+    func onMessage(type: UInt64, payload: [UInt8]) {
+        do {
+            switch Wire.MessageType(rawValue: type) {
+            case .sync: try onSync(SyncMessage(compactEncoded: payload))
+            case .request: try onRequest(payload)
+            case .cancel: break  // requests are answered synchronously, nothing to cancel
+            case .data: try onData(payload)
+            case .noData: try onNoData(RequestRef(compactEncoded: payload))
+            case .want:
+                let m = try RangeRef(compactEncoded: payload)
+                remote.withLockedValue { $0.wants.append(m.start..<(m.start &+ m.length)) }
+            case .unwant:
+                let m = try RangeRef(compactEncoded: payload)
+                remote.withLockedValue { $0.wants.removeAll { $0 == m.start..<(m.start &+ m.length) } }
+            case .bitfield:
+                let m = try BitfieldMessage(compactEncoded: payload)
+                guard m.start % 32768 == 0, m.bitfield.count <= 1024 else {
+                    throw ProtocolViolation("bad bitfield page")
+                }
+                remote.withLockedValue { $0.bitfield[m.start / 32768] = m.bitfield }
+            case .range:
+                let m = try RangeMessage(compactEncoded: payload)
+                guard m.start <= UInt64.max - m.length else { throw ProtocolViolation("range overflows") }
+                remote.withLockedValue { r in
+                    let rg = m.start..<(m.start + m.length)
+                    if m.drop {
+                        r.ranges.removeAll { $0.overlaps(rg) }
+                    } else {
+                        r.ranges = Self.merge(r.ranges, rg)
+                        if r.ranges.count > 4096 { r.ranges.removeFirst(r.ranges.count - 4096) }
+                    }
+                }
+                replicator.peersChanged()
+            case .extension, .none: break  // unknown or extension messages are ignored
+            }
+        } catch let e as ProtocolViolation {
+            fail(e.reason)
+        } catch {
+            fail("malformed \(Wire.MessageType(rawValue: type).map { "\($0)" } ?? "type \(type)") message: \(error)")
+        }
+    }
+
+    /// Inserts `new` into sorted, disjoint `ranges`, merging overlapping or adjacent ones.
+    static func merge(_ ranges: [Range<UInt64>], _ new: Range<UInt64>) -> [Range<UInt64>] {
+        guard !new.isEmpty else { return ranges }
+        var lo = new.lowerBound
+        var hi = new.upperBound
+        var out: [Range<UInt64>] = []
+        var inserted = false
+        for r in ranges {
+            if r.upperBound < lo {
+                out.append(r)
+            } else if r.lowerBound > hi {
+                if !inserted {
+                    out.append(lo..<hi)
+                    inserted = true
+                }
+                out.append(r)
+            } else {
+                lo = min(lo, r.lowerBound)
+                hi = max(hi, r.upperBound)
+            }
+        }
+        if !inserted { out.append(lo..<hi) }
+        return out
+    }
+
+    private func onSync(_ m: SyncMessage) {
+        let grew = remote.withLockedValue { r -> Bool in
+            let grew = m.length > r.length
+            r.synced = true
+            r.length = m.length
+            r.fork = m.fork
+            r.uploading = m.uploading
+            return grew
+        }
+        replicator.peersChanged()
+        if grew { replicator.remoteLengthChanged(m.length) }
+    }
+
+    private func onRequest(_ payload: [UInt8]) throws {
+        let (id, request) = try ProofRequest.decodeRequestMessage(payload)
+        do {
+            let proof = try log.proof(for: request)
+            channel?.send(type: Wire.MessageType.data.rawValue, proof.encodeDataMessage(request: id))
+        } catch {
+            send(.noData, RequestRef(request: id))
+        }
+    }
+
+    private func onData(_ payload: [UInt8]) throws {
+        let (id, proof) = try Proof.decodeDataMessage(payload)
+        guard let pending = replicator.pendingRequest(id, from: self) else { return }  // late or cancelled: ignore
+        if !pending.apply {
+            _ = replicator.complete(request: id, from: self, with: .success(proof))
+            return
+        }
+        let lengthBefore = log.length
+        do {
+            try log.apply(proof)
+            _ = replicator.complete(request: id, from: self, with: .success(proof))
+        } catch {
+            // A stale upgrade (our length moved since we asked) is not the peer's fault.
+            if let from = pending.upgradeFrom, from != lengthBefore || log.length != lengthBefore {
+                _ = replicator.complete(request: id, from: self, with: .failure(error))
+                return
+            }
+            _ = replicator.complete(request: id, from: self, with: .failure(ReplicationError.peerFailed("\(error)")))
+            fail("sent data that failed verification: \(error)")
+        }
+    }
+
+    private func onNoData(_ m: RequestRef) throws {
+        _ = replicator.complete(
+            request: m.request, from: self,
+            with: .failure(ReplicationError.peerFailed("peer has no data for request \(m.request)")))
+    }
+
+    // MARK: sending (hops to the event loop)
+
+    private func send<M: CompactEncodable & Sendable>(_ type: Wire.MessageType, _ m: M) {
+        let bytes = m.compactEncoded
+        onLoop { $0.send(type: type.rawValue, bytes) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (MuxChannel) -> Void) {
+        let loop = connection.eventLoop
+        if loop.inEventLoop {
+            if let ch = channel { body(ch) }
+        } else {
+            loop.execute { [self] in if let ch = channel { body(ch) } }
+        }
+    }
+
+    func sendSync() {
+        let m = SyncMessage(
+            fork: log.fork, length: log.length, remoteLength: remoteLength, canUpgrade: true, uploading: true,
+            downloading: !log.isWritable)
+        let have = log.isWritable ? log.length : log.contiguousLength
+        let sync = m.compactEncoded
+        let range = RangeMessage(start: 0, length: have).compactEncoded
+        // One batch frame, so the remote learns our length and what we hold at the same time.
+        onLoop { ch in
+            ch.mux?.cork()
+            ch.send(type: Wire.MessageType.sync.rawValue, sync)
+            if have > 0 { ch.send(type: Wire.MessageType.range.rawValue, range) }
+            ch.mux?.uncork()
+        }
+    }
+
+    func sendRequest(_ request: ProofRequest, id: UInt64) {
+        let bytes = request.encodeRequestMessage(id: id)
+        onLoop { $0.send(type: Wire.MessageType.request.rawValue, bytes) }
+    }
+
+    func close() {
+        onLoop { $0.close() }
+    }
+
+    /// A protocol violation: log it and drop the whole connection (a lying peer is not trusted on any channel).
+    private func fail(_ reason: String) {
+        logger.notice(
+            "disconnecting replication peer",
+            metadata: ["reason": "\(reason)", "peer": "\(connection)", "log": "\(log.discoveryKey.hex.prefix(16))"])
+        connection.failure = .protomux(.malformed(reason))
+        connection.close()
+    }
+}
+
+struct ProtocolViolation: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}

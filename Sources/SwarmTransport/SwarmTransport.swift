@@ -1,1 +1,0 @@
-// SwarmTransport: filled by its issue.

@@ -1,1 +1,0 @@
-// Tests for SwarmTransport: filled by its issue.
