@@ -20,10 +20,17 @@ public struct RelayLimits: Sendable, Equatable {
     public var defaultLimit = 500
     /// Frames buffered for one connection before a slow reader is dropped.
     public var outboundBufferMessages = 4096
+    /// False turns every token bucket off (benchmarks, trusted deployments).
     public var rateLimitEnabled = true
-    /// Events accepted per IP within `rateLimitWindowSeconds`.
-    public var rateLimitMaxEvents = 10_000
-    public var rateLimitWindowSeconds = 60
+    /// Token buckets (per second, burst): EVENTs per IP, EVENTs per author, REQ/COUNT per IP.
+    public var eventsPerIPRate = 200.0
+    public var eventsPerIPBurst = 2000.0
+    public var eventsPerPubkeyRate = 100.0
+    public var eventsPerPubkeyBurst = 1000.0
+    public var queriesPerIPRate = 200.0
+    public var queriesPerIPBurst = 1000.0
+    /// NIP-42: `disabled`, `enabled` (challenge sent, optional) or `required`.
+    public var authMode = "enabled"
     public init() {}
 }
 
@@ -141,8 +148,23 @@ extension GatewayConfiguration {
         l.outboundBufferMessages =
             try source.int("gateway.relay.outbound.buffer", in: 16...1_000_000) ?? l.outboundBufferMessages
         l.rateLimitEnabled = try source.bool("gateway.ratelimit.enabled") ?? l.rateLimitEnabled
-        l.rateLimitMaxEvents = try source.int("gateway.ratelimit.max", in: 1...100_000_000) ?? l.rateLimitMaxEvents
-        l.rateLimitWindowSeconds = try source.int("gateway.ratelimit.window", in: 1...86400) ?? l.rateLimitWindowSeconds
+        l.eventsPerIPRate = try source.double("gateway.relay.events.per.ip.rate") ?? l.eventsPerIPRate
+        l.eventsPerIPBurst = try source.double("gateway.relay.events.per.ip.burst") ?? l.eventsPerIPBurst
+        l.eventsPerPubkeyRate = try source.double("gateway.relay.events.per.pubkey.rate") ?? l.eventsPerPubkeyRate
+        l.eventsPerPubkeyBurst = try source.double("gateway.relay.events.per.pubkey.burst") ?? l.eventsPerPubkeyBurst
+        l.queriesPerIPRate = try source.double("gateway.relay.queries.per.ip.rate") ?? l.queriesPerIPRate
+        l.queriesPerIPBurst = try source.double("gateway.relay.queries.per.ip.burst") ?? l.queriesPerIPBurst
+        if let mode = try source.string("gateway.relay.auth")?.lowercased() {
+            guard ["disabled", "enabled", "required"].contains(mode) else {
+                throw ConfigurationError(
+                    "GATEWAY_RELAY_AUTH", "unknown mode \"\(mode)\"; use disabled, enabled or required")
+            }
+            l.authMode = mode
+        }
+        if c.writePolicy == .adminsAndAuthenticatedPeers && l.authMode == "disabled" {
+            throw ConfigurationError(
+                "GATEWAY_RELAY_AUTH", "the admins write policy needs NIP-42 AUTH (enabled or required)")
+        }
         c.limits = l
         c.logLevel = try source.string("gateway.log.level")?.lowercased() ?? c.logLevel
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -167,7 +189,10 @@ extension GatewayConfiguration {
         "GATEWAY_TOKEN_REFRESH_WINDOW", "GATEWAY_METRICS_ENABLED", "GATEWAY_METRICS_PATH",
         "GATEWAY_RELAY_MAX_MESSAGE_BYTES", "GATEWAY_RELAY_MAX_SUBSCRIPTIONS", "GATEWAY_RELAY_MAX_FILTERS",
         "GATEWAY_RELAY_MAX_LIMIT", "GATEWAY_RELAY_DEFAULT_LIMIT", "GATEWAY_RELAY_OUTBOUND_BUFFER",
-        "GATEWAY_RATELIMIT_ENABLED", "GATEWAY_RATELIMIT_MAX", "GATEWAY_RATELIMIT_WINDOW", "GATEWAY_LOG_LEVEL",
+        "GATEWAY_RATELIMIT_ENABLED", "GATEWAY_RELAY_EVENTS_PER_IP_RATE", "GATEWAY_RELAY_EVENTS_PER_IP_BURST",
+        "GATEWAY_RELAY_EVENTS_PER_PUBKEY_RATE", "GATEWAY_RELAY_EVENTS_PER_PUBKEY_BURST",
+        "GATEWAY_RELAY_QUERIES_PER_IP_RATE", "GATEWAY_RELAY_QUERIES_PER_IP_BURST", "GATEWAY_RELAY_AUTH",
+        "GATEWAY_LOG_LEVEL", "GATEWAY_CONFIG_FILE",
     ]
 }
 
@@ -192,6 +217,15 @@ private struct Source {
         guard let v = Int(s) else { throw ConfigurationError(name, "expected an integer, got \"\(s)\"") }
         guard range.contains(v) else {
             throw ConfigurationError(name, "\(v) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
+    mutating func double(_ key: String) throws -> Double? {
+        guard let s = try string(key) else { return nil }
+        let name = GatewayConfiguration.variableName(key)
+        guard let v = Double(s), v.isFinite, v >= 0 else {
+            throw ConfigurationError(name, "expected a non-negative number, got \"\(s)\"")
         }
         return v
     }
