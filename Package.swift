@@ -47,6 +47,7 @@ let package = Package(
             dependencies: [
                 "CSecp256k1", "HyperCrypto", "HyperTree",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 

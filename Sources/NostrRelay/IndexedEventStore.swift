@@ -1,0 +1,306 @@
+import HyperCrypto
+
+/// The event store logic, written once over any `OrderedKeyValueStore` (index scheme: see `IndexKeys`).
+/// Each `insert` call becomes one atomic `apply` batch; inserts are serialised, queries run concurrently.
+public final class IndexedEventStore: EventStore {
+    public let kv: any OrderedKeyValueStore
+    private let writeGate = AsyncGate()
+    /// Entries read per range page while scanning an index.
+    private let pageSize = 256
+
+    public init(kv: any OrderedKeyValueStore) { self.kv = kv }
+
+    // MARK: Writing
+
+    /// The pending writes of one batch, read before the underlying store.
+    private struct Overlay {
+        var values: [[UInt8]: [UInt8]?] = [:]
+        var operations: [KVOperation] = []
+
+        mutating func put(_ key: [UInt8], _ value: [UInt8]) {
+            values[key] = .some(value)
+            operations.append(.put(key: key, value: value))
+        }
+        mutating func delete(_ key: [UInt8]) {
+            values[key] = .some(nil)
+            operations.append(.delete(key: key))
+        }
+    }
+
+    private func get(_ key: [UInt8], _ overlay: Overlay) async throws -> [UInt8]? {
+        if let pending = overlay.values[key] { return pending }
+        return try await kv.get(key)
+    }
+
+    private func load(id: String, _ overlay: Overlay) async throws -> NostrEvent? {
+        guard let bytes = try await get(IndexKeys.body(id), overlay) else { return nil }
+        guard let e = NostrEvent(storedJSON: String(decoding: bytes, as: UTF8.self)) else {
+            throw EventStoreError.corrupt("unreadable event \(id)")
+        }
+        return e
+    }
+
+    private func remove(_ e: NostrEvent, _ overlay: inout Overlay) {
+        overlay.delete(IndexKeys.body(e.id))
+        for key in IndexKeys.indexEntries(e) { overlay.delete(Array(key.utf8)) }
+    }
+
+    private func add(_ e: NostrEvent, _ overlay: inout Overlay) {
+        overlay.put(IndexKeys.body(e.id), Array(e.json.utf8))
+        let idBytes = Array(e.id.utf8)
+        for key in IndexKeys.indexEntries(e) { overlay.put(Array(key.utf8), idBytes) }
+    }
+
+    public func insert(_ events: [NostrEvent]) async throws -> [InsertOutcome] {
+        try await writeGate.withGate {
+            var overlay = Overlay()
+            var outcomes: [InsertOutcome] = []
+            outcomes.reserveCapacity(events.count)
+            for e in events { outcomes.append(try await insertOne(e, &overlay)) }
+            if !overlay.operations.isEmpty { try await kv.apply(overlay.operations) }
+            return outcomes
+        }
+    }
+
+    private func insertOne(_ e: NostrEvent, _ overlay: inout Overlay) async throws -> InsertOutcome {
+        let kindClass = e.kindClass
+        if kindClass == .ephemeral { return .rejected(message: "invalid: ephemeral events are not stored") }
+        if try await get(IndexKeys.body(e.id), overlay) != nil {
+            return .rejected(message: "duplicate: already have this event")
+        }
+        if try await get(Array(IndexKeys.deleted(id: e.id, pubkey: e.pubkey).utf8), overlay) != nil {
+            return .rejected(message: "blocked: this event was deleted by its author")
+        }
+        if kindClass == .replaceable || kindClass == .addressable {
+            let d = kindClass == .addressable ? e.dTag : ""
+            let deletedKey = Array(IndexKeys.deletedAddress(kind: e.kind, pubkey: e.pubkey, d: d).utf8)
+            if let bytes = try await get(deletedKey, overlay), let at = Int64(String(decoding: bytes, as: UTF8.self)),
+                e.createdAt <= at
+            {
+                return .rejected(message: "blocked: this address was deleted by its author")
+            }
+            let pointer = Array(IndexKeys.replaceable(kind: e.kind, pubkey: e.pubkey, d: d).utf8)
+            if let currentID = try await get(pointer, overlay),
+                let current = try await load(id: String(decoding: currentID, as: UTF8.self), overlay)
+            {
+                if current.createdAt > e.createdAt || (current.createdAt == e.createdAt && current.id < e.id) {
+                    return .rejected(message: "duplicate: a newer version of this event is already stored")
+                }
+                remove(current, &overlay)
+            }
+            overlay.put(pointer, Array(e.id.utf8))
+        }
+        if e.kind == 5 { try await applyDeletion(e, &overlay) }
+        add(e, &overlay)
+        return .stored
+    }
+
+    /// NIP-09: removes the author's own events named by `e` tags and addresses named by `a` tags, and
+    /// remembers the deletion so the events cannot be stored again.
+    private func applyDeletion(_ deletion: NostrEvent, _ overlay: inout Overlay) async throws {
+        for tag in deletion.tags where tag.count >= 2 {
+            if tag[0] == "e", NostrEvent.isLowerHex(tag[1], length: 64) {
+                overlay.put(Array(IndexKeys.deleted(id: tag[1], pubkey: deletion.pubkey).utf8), [])
+                if let target = try await load(id: tag[1], overlay), target.pubkey == deletion.pubkey,
+                    target.kind != 5
+                {
+                    remove(target, &overlay)
+                    try await clearPointer(of: target, &overlay)
+                }
+            } else if tag[0] == "a" {
+                let parts = tag[1].split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+                guard parts.count >= 2, let kind = Int(parts[0]), parts[1] == deletion.pubkey else { continue }
+                let kindClass = NostrEvent.kindClass(of: kind)
+                guard kindClass == .replaceable || kindClass == .addressable else { continue }
+                let d = kindClass == .addressable && parts.count == 3 ? String(parts[2]) : ""
+                let deletedKey = Array(IndexKeys.deletedAddress(kind: kind, pubkey: deletion.pubkey, d: d).utf8)
+                let previous = try await get(deletedKey, overlay).flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+                if previous == nil || previous! < deletion.createdAt {
+                    overlay.put(deletedKey, Array(String(deletion.createdAt).utf8))
+                }
+                let pointer = Array(IndexKeys.replaceable(kind: kind, pubkey: deletion.pubkey, d: d).utf8)
+                if let currentID = try await get(pointer, overlay),
+                    let current = try await load(id: String(decoding: currentID, as: UTF8.self), overlay),
+                    current.createdAt <= deletion.createdAt
+                {
+                    remove(current, &overlay)
+                    overlay.delete(pointer)
+                }
+            }
+        }
+    }
+
+    private func clearPointer(of e: NostrEvent, _ overlay: inout Overlay) async throws {
+        guard e.kindClass == .replaceable || e.kindClass == .addressable else { return }
+        let d = e.kindClass == .addressable ? e.dTag : ""
+        let pointer = Array(IndexKeys.replaceable(kind: e.kind, pubkey: e.pubkey, d: d).utf8)
+        if let current = try await get(pointer, overlay), current == Array(e.id.utf8) { overlay.delete(pointer) }
+    }
+
+    /// Removes every event whose NIP-40 expiration is at or before `now`; returns how many.
+    @discardableResult
+    public func purgeExpired(now: Int64) async throws -> Int {
+        try await writeGate.withGate {
+            let upper = Array(IndexKeys.expiration(min(max(now, 0), NostrEvent.maxCreatedAt), "~").utf8)
+            let entries = try await kv.range(KVRange(gte: Array("expiration:".utf8), lte: upper))
+            var overlay = Overlay()
+            var removed = 0
+            for entry in entries {
+                let id = String(decoding: entry.value, as: UTF8.self)
+                guard let e = try await load(id: id, overlay) else {
+                    overlay.delete(entry.key)
+                    continue
+                }
+                remove(e, &overlay)
+                try await clearPointer(of: e, &overlay)
+                removed += 1
+            }
+            if !overlay.operations.isEmpty { try await kv.apply(overlay.operations) }
+            return removed
+        }
+    }
+
+    // MARK: Reading
+
+    public func query(_ filters: [Filter], limit: Int, now: Int64) async throws -> [NostrEvent] {
+        var byID: [String: NostrEvent] = [:]
+        for filter in filters {
+            let want = min(filter.limit ?? limit, limit)
+            for e in try await run(filter, want: want, now: now) { byID[e.id] = e }
+        }
+        return Array(Self.newestFirst(Array(byID.values)).prefix(limit))
+    }
+
+    public func count(_ filters: [Filter], now: Int64) async throws -> Int {
+        var ids = Set<String>()
+        for filter in filters {
+            for e in try await run(filter, want: .max, now: now) { ids.insert(e.id) }
+        }
+        return ids.count
+    }
+
+    public func allEvents() -> AsyncThrowingStream<NostrEvent, any Error> {
+        let kv = self.kv
+        let pageSize = self.pageSize
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let prefix = Array("created_at:".utf8)
+                    var range = KVRange(gte: prefix, lt: Array("created_at;".utf8), limit: pageSize)
+                    while !Task.isCancelled {
+                        let page = try await kv.range(range)
+                        for entry in page {
+                            guard
+                                let bytes = try await kv.get(
+                                    IndexKeys.body(String(decoding: entry.value, as: UTF8.self))),
+                                let e = NostrEvent(storedJSON: String(decoding: bytes, as: UTF8.self))
+                            else { continue }
+                            continuation.yield(e)
+                        }
+                        guard page.count == pageSize, let last = page.last else { break }
+                        range.gte = nil
+                        range.gt = last.key
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    public func close() async throws {
+        await writeGate.acquire()
+        defer { writeGate.release() }
+        try await kv.close()
+    }
+
+    /// Sorts newest first, ties by lowest id.
+    static func newestFirst(_ events: [NostrEvent]) -> [NostrEvent] {
+        events.sorted { $0.createdAt != $1.createdAt ? $0.createdAt > $1.createdAt : $0.id < $1.id }
+    }
+
+    /// The newest `want` events matching one filter, using the most selective index.
+    private func run(_ filter: Filter, want: Int, now: Int64) async throws -> [NostrEvent] {
+        guard want > 0, !filter.isImpossible else { return [] }
+        let since = max(filter.since ?? 0, 0)
+        let until = min(filter.until ?? NostrEvent.maxCreatedAt, NostrEvent.maxCreatedAt)
+        guard since <= until else { return [] }
+        func alive(_ e: NostrEvent) -> Bool {
+            guard let exp = e.expiration else { return true }
+            return exp > now
+        }
+        if let ids = filter.ids {
+            var out: [NostrEvent] = []
+            for id in ids {
+                if let e = try await load(id: id, Overlay()), filter.matches(e), alive(e) { out.append(e) }
+            }
+            return Array(Self.newestFirst(out).prefix(want))
+        }
+        var prefixes: [String]
+        if let authors = filter.authors, let kinds = filter.kinds, authors.count * kinds.count <= 256 {
+            prefixes = authors.flatMap { a in kinds.map { IndexKeys.pubkindPrefix(a, $0) } }
+        } else if let authors = filter.authors {
+            prefixes = authors.map(IndexKeys.pubkeyPrefix)
+        } else if let (name, values) = filter.tags.min(by: { $0.value.count < $1.value.count }) {
+            prefixes = values.map { IndexKeys.tagPrefix(name, $0) }
+        } else if let kinds = filter.kinds {
+            prefixes = kinds.map(IndexKeys.kindPrefix)
+        } else {
+            prefixes = [""]
+        }
+        var byID: [String: NostrEvent] = [:]
+        for prefix in prefixes {
+            for e in try await scan(
+                prefix: prefix, since: since, until: until, want: want, filter: filter, alive: alive)
+            {
+                byID[e.id] = e
+            }
+        }
+        return Array(Self.newestFirst(Array(byID.values)).prefix(want))
+    }
+
+    /// Walks one time index newest first, keeping matching events, until `want` are found and the second of
+    /// the last one is complete (so ties resolve by lowest id).
+    private func scan(
+        prefix: String, since: Int64, until: Int64, want: Int, filter: Filter, alive: (NostrEvent) -> Bool
+    ) async throws -> [NostrEvent] {
+        let low = Array((prefix + "created_at:" + IndexKeys.pad(since, width: 10) + ":").utf8)
+        let high = Array((prefix + "created_at:" + IndexKeys.pad(until, width: 10) + ":id:~").utf8)
+        var range = KVRange(gte: low, lte: high, reverse: true, limit: pageSize)
+        var out: [NostrEvent] = []
+        var boundary: Int64?
+        while true {
+            let page = try await kv.range(range)
+            for entry in page {
+                guard let (createdAt, id) = IndexKeys.parseSuffix(entry.key) else { continue }
+                if let boundary, createdAt < boundary { return out }
+                guard let e = try await load(id: id, Overlay()), filter.matches(e), alive(e) else { continue }
+                out.append(e)
+                if out.count == want { boundary = createdAt }
+            }
+            guard page.count == range.limit, let last = page.last else { return out }
+            range.lte = nil
+            range.lt = last.key
+        }
+    }
+}
+
+/// An `EventStore` in memory: `IndexedEventStore` over `InMemoryOrderedKV` (tests, ephemeral relays).
+public final class InMemoryEventStore: EventStore {
+    private let store: IndexedEventStore
+
+    public init() { store = IndexedEventStore(kv: InMemoryOrderedKV()) }
+
+    public func insert(_ events: [NostrEvent]) async throws -> [InsertOutcome] { try await store.insert(events) }
+    public func query(_ filters: [Filter], limit: Int, now: Int64) async throws -> [NostrEvent] {
+        try await store.query(filters, limit: limit, now: now)
+    }
+    public func count(_ filters: [Filter], now: Int64) async throws -> Int { try await store.count(filters, now: now) }
+    public func allEvents() -> AsyncThrowingStream<NostrEvent, any Error> { store.allEvents() }
+    public func close() async throws { try await store.close() }
+    /// See `IndexedEventStore.purgeExpired(now:)`.
+    @discardableResult
+    public func purgeExpired(now: Int64) async throws -> Int { try await store.purgeExpired(now: now) }
+}

@@ -1,1 +1,0 @@
-// NostrRelay: filled by its issue.
