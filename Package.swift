@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "NostrRelayServer",
             dependencies: [
-                "NostrRelay", "HyperCrypto",
+                "NostrRelay", "HyperCrypto", "LMDBKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
