@@ -72,7 +72,9 @@ public enum RelayServer {
         let sessionCounter = Gauge(label: "gateway_active_sessions")
         let inboundCounter = Counter(label: "gateway_relay_websocket_messages_total", dimensions: [("direction", "in")])
         let errorCounter = Counter(label: "gateway_relay_websocket_errors_total", dimensions: [("stage", "receive")])
-        let maxMessage = settings.maxMessageBytes
+        // The engine answers frames a little over its limit with a NOTICE and keeps the connection; frames over twice
+        // the limit are cut off by the websocket layer (close 1009) before they are buffered whole.
+        let maxMessage = settings.maxMessageBytes * 2
         let capacity = settings.outboundBufferMessages
         let wsConfiguration = WebSocketServerConfiguration(
             maxFrameSize: maxMessage, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5),

@@ -148,6 +148,8 @@ def test_auth_lets_an_authenticated_peer_publish(make_gateway):
     gw = make_gateway({"GATEWAY_RELAY_WRITE_POLICY": "admins", "GATEWAY_RELAY_ADMIN_PUBLIC_KEY": admin.pubkey}).start()
 
     async def body():
+        # The authenticator is a Python callback invoked from rust-nostr's threads: give it this loop.
+        n.uniffi_set_event_loop(asyncio.get_running_loop())
         peer = n.Keys.generate()
         # Without AUTH the peer is refused with the standard prefix.
         anonymous = await connected(gw.url)
