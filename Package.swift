@@ -107,8 +107,9 @@ let package = Package(
         .executableTarget(
             name: "RelayBench",
             dependencies: [
-                "CSecp256k1", "HyperCrypto",
+                "CSecp256k1", "HyperCrypto", "NostrRelay",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/RelayBench"
