@@ -37,7 +37,7 @@ struct EventTransferTests {
         #expect(calls >= 2)
 
         let output = dir.appendingPathComponent("out.jsonl").path
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: output))
         let written = try await EventTransfer.exportJSONL(from: store, to: handle)
         try handle.close()

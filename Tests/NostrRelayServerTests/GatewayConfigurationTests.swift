@@ -65,25 +65,39 @@ struct GatewayConfigurationTests {
         #expect(r.validationErrors().isEmpty)
     }
 
-    @Test("malformed values are refused with the variable's name", arguments: [
-        ("PORT", "http", "expected an integer"),
-        ("PORT", "70000", "out of range"),
-        ("GATEWAY_FEATURE_HYPERBEE_RELAY", "maybe", "expected true or false"),
-        ("GATEWAY_RELAY_ADMIN_PUBLIC_KEY", "npub1abc", "64-character hex"),
-        ("GATEWAY_RELAY_WRITE_POLICY", "everyone", "unknown policy"),
-        ("GATEWAY_RELAY_WRITE_POLICY", "admins", "at least one admin"),
-        ("GATEWAY_RELAY_WRITE_POLICY", "allow-list", "at least one public key"),
-        ("GATEWAY_TOKEN_REFRESH_WINDOW", "3600", "shorter than GATEWAY_DEFAULT_TOKEN_TTL"),
-        ("GATEWAY_PUBLIC_URL", "http://x", "ws://"),
-        ("GATEWAY_METRICS_PATH", "/health", "absolute path"),
-        ("GATEWAY_RELAY_AUTH", "sometimes", "unknown mode"),
-        ("GATEWAY_RELAY_EVENTS_PER_IP_RATE", "-1", "non-negative"),
-        ("GATEWAY_LOG_LEVEL", "loud", "unknown level"),
-    ])
+    @Test(
+        "malformed values are refused with the variable's name",
+        arguments: [
+            ("PORT", "http", "expected an integer"),
+            ("PORT", "70000", "out of range"),
+            ("GATEWAY_FEATURE_HYPERBEE_RELAY", "maybe", "expected true or false"),
+            ("GATEWAY_RELAY_ADMIN_PUBLIC_KEY", "npub1abc", "64-character hex"),
+            ("GATEWAY_RELAY_WRITE_POLICY", "everyone", "unknown policy"),
+            ("GATEWAY_TOKEN_REFRESH_WINDOW", "3600", "shorter than GATEWAY_DEFAULT_TOKEN_TTL"),
+            ("GATEWAY_PUBLIC_URL", "http://x", "ws://"),
+            ("GATEWAY_METRICS_PATH", "/health", "absolute path"),
+            ("GATEWAY_RELAY_AUTH", "sometimes", "unknown mode"),
+            ("GATEWAY_RELAY_EVENTS_PER_IP_RATE", "-1", "non-negative"),
+            ("GATEWAY_LOG_LEVEL", "loud", "unknown level"),
+        ])
     func malformed(variable: String, value: String, message: String) async throws {
         let e = try #require(await error([variable: value]))
         #expect(e.variable == variable)
         #expect(e.message.contains(message), "\(e)")
+    }
+
+    @Test("a restrictive policy without keys names the missing variable")
+    func policyWithoutKeys() async throws {
+        let admins = try #require(await error(["GATEWAY_RELAY_WRITE_POLICY": "admins"]))
+        #expect(admins.variable == "GATEWAY_RELAY_ADMIN_PUBLIC_KEY" && admins.message.contains("at least one admin"))
+        let allow = try #require(await error(["GATEWAY_RELAY_WRITE_POLICY": "allow-list"]))
+        #expect(
+            allow.variable == "GATEWAY_RELAY_ALLOWED_PUBLIC_KEYS" && allow.message.contains("at least one public key"))
+        let noAuth = try #require(
+            await error([
+                "GATEWAY_RELAY_ADMIN_PUBLIC_KEY": admin, "GATEWAY_RELAY_AUTH": "disabled",
+            ]))
+        #expect(noAuth.variable == "GATEWAY_RELAY_AUTH")
     }
 
     @Test("a JSON file supplies values and the environment overrides it")

@@ -55,7 +55,8 @@ struct RelayServerTests {
     {
         RelayServer.makeApplication(
             frontend: frontend,
-            settings: RelayServerSettings(host: "127.0.0.1", port: 0, maxMessageBytes: 4096, outboundBufferMessages: capacity),
+            settings: RelayServerSettings(
+                host: "127.0.0.1", port: 0, maxMessageBytes: 4096, outboundBufferMessages: capacity),
             registry: registry, logger: logger)
     }
 
@@ -83,7 +84,7 @@ struct RelayServerTests {
     @Test("/health answers JSON and /metrics serves the Prometheus registry")
     func healthAndMetrics() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "probe_total").increment(by: 3)
+        registry.makeCounter(name: "probe_total").increment(by: Int64(3))
         try await app(EchoFrontend(), registry: registry).test(.live) { client in
             try await client.execute(uri: "/health", method: .get) { r in
                 #expect(r.status == .ok)
