@@ -11,7 +11,7 @@ async def main(port: int):
         n.LocalRelayBuilder()
         .addr("127.0.0.1")
         .port(port)
-        .rate_limit(n.RateLimit(max_reqs=1_000_000, notes_per_minute=4_000_000_000))
+        .rate_limit(n.RateLimit(max_reqs=1_000_000, notes_per_minute=100_000_000))
         .max_filter_limit(5000)
         .default_filter_limit(500)
         .build()
