@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "HyperCrypto", targets: ["HyperCrypto"]),
         .library(name: "LMDBKit", targets: ["LMDBKit"]),
+        .library(name: "CompactEncoding", targets: ["CompactEncoding"]),
         .library(name: "HyperLog", targets: ["HyperLog"]),
         .library(name: "HyperTree", targets: ["HyperTree"]),
         .library(name: "NostrRelay", targets: ["NostrRelay"]),
@@ -36,16 +37,17 @@ let package = Package(
         // Foundations shared by several modules.
         .target(name: "HyperCrypto", dependencies: ["CSodium"]),
         .target(name: "LMDBKit", dependencies: ["CLMDB"]),
+        .target(name: "CompactEncoding"),
 
         // Storage: signed Merkle log, B-tree on top.
-        .target(name: "HyperLog", dependencies: ["HyperCrypto", "LMDBKit"]),
+        .target(name: "HyperLog", dependencies: ["HyperCrypto", "LMDBKit", "CompactEncoding"]),
         .target(name: "HyperTree", dependencies: ["HyperLog"]),
 
         // Nostr relay engine.
         .target(
             name: "NostrRelay",
             dependencies: [
-                "CSecp256k1", "HyperCrypto", "HyperTree",
+                "CSecp256k1", "HyperCrypto", "HyperLog", "HyperTree",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -70,7 +72,7 @@ let package = Package(
         .target(name: "Dispatcher", dependencies: ["Telemetry", .product(name: "Logging", package: "swift-log")]),
 
         // Peer transport and replication.
-        .target(name: "SwarmTransport", dependencies: ["HyperCrypto", "HyperLog"]),
+        .target(name: "SwarmTransport", dependencies: ["HyperCrypto", "CompactEncoding", "HyperLog"]),
 
         // Websocket/HTTP front of the relay engine (Hummingbird 2).
         .target(
@@ -92,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayApp",
             dependencies: [
-                "HyperLog", "NostrRelay", "NostrRelayServer",
+                "HyperLog", "HyperCrypto", "NostrRelay", "NostrRelayServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,9 +102,11 @@ let package = Package(
         ),
 
         // Benchmarks (run in release: see Docs/performance.md).
-        .executableTarget(name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
         .executableTarget(
-            name: "HyperTreeBench", dependencies: ["HyperTree", "LMDBKit"], path: "Benchmarks/HyperTreeBench"),
+            name: "HyperLogBench", dependencies: ["HyperLog", "LMDBKit"], path: "Benchmarks/HyperLogBench"),
+        .executableTarget(
+            name: "HyperTreeBench", dependencies: ["HyperTree", "HyperLog", "HyperCrypto", "LMDBKit"],
+            path: "Benchmarks/HyperTreeBench"),
         .executableTarget(name: "DispatcherBench", dependencies: ["Dispatcher"], path: "Benchmarks/DispatcherBench"),
         .executableTarget(
             name: "RelayBench",
@@ -114,11 +118,15 @@ let package = Package(
             ],
             path: "Benchmarks/RelayBench"
         ),
+        .executableTarget(
+            name: "NostrRelayBench", dependencies: ["NostrRelay", "HyperCrypto", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/NostrRelayBench"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["HyperCrypto"], path: "Tests/TestSupport"),
         .testTarget(name: "HyperCryptoTests", dependencies: ["HyperCrypto", "TestSupport"]),
         .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"]),
+        .testTarget(name: "CompactEncodingTests", dependencies: ["CompactEncoding", "TestSupport"]),
         .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "TestSupport"]),
         .testTarget(name: "HyperTreeTests", dependencies: ["HyperTree", "TestSupport"]),
         .testTarget(name: "NostrRelayTests", dependencies: ["NostrRelay", "TestSupport"]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HyperCrypto
 import Logging
 import Metrics
 import NostrRelay
@@ -23,18 +24,15 @@ struct ServeCommand: AsyncParsableCommand {
             return l
         }()
 
-        let keyPair: (keyPair: Ed25519KeyPairSummary, created: Bool)
-        do {
-            let loaded = try GatewayKeyFile.loadOrCreate(directory: config.storagePath)
-            keyPair = (Ed25519KeyPairSummary(publicKeyHex: loaded.keyPair.publicKey.hex), loaded.created)
-        } catch {
+        let keyPair: (keyPair: Ed25519KeyPair, created: Bool)
+        do { keyPair = try GatewayKeyFile.loadOrCreate(directory: config.storagePath) } catch {
             GatewaySupport.fail("\(error)")
         }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         let store: any EventStore
-        do { store = try config.openEventStore() } catch {
+        do { store = try config.openEventStore(keyPair: keyPair.keyPair) } catch {
             GatewaySupport.fail("cannot open the relay store in \(config.storeDirectory): \(error)")
         }
         let policy = config.makeWritePolicy()
@@ -42,7 +40,10 @@ struct ServeCommand: AsyncParsableCommand {
 
         logger.info(
             "gateway key \(keyPair.created ? "created" : "loaded")",
-            metadata: ["publicKey": "\(keyPair.keyPair.publicKeyHex)", "data": "\(config.storagePath)"])
+            metadata: [
+                "publicKey": "\(keyPair.keyPair.publicKey.hex)", "data": "\(config.storagePath)",
+                "store": "\(config.store.rawValue)",
+            ])
         logger.info("write policy: \(policy.summary)")
         if config.writePolicy == .open && config.writePolicyIsDefault {
             logger.notice(
@@ -70,10 +71,6 @@ struct ServeCommand: AsyncParsableCommand {
         try await group.run()
         logger.info("gateway stopped")
     }
-}
-
-struct Ed25519KeyPairSummary {
-    let publicKeyHex: String
 }
 
 /// Waits for graceful shutdown, then flushes pending writes and closes the store. Listed before the HTTP

@@ -19,7 +19,10 @@ struct ImportCommand: AsyncParsableCommand {
         let config = await GatewaySupport.configuration(options)
         guard batchSize > 0 else { GatewaySupport.fail("--batch-size must be positive") }
         let store: any EventStore
-        do { store = try config.openEventStore() } catch {
+        do {
+            let key = try GatewayKeyFile.loadOrCreate(directory: config.storagePath).keyPair
+            store = try config.openEventStore(keyPair: key)
+        } catch {
             GatewaySupport.fail("cannot open the relay store in \(config.storeDirectory): \(error)")
         }
         let started = Date()
@@ -52,7 +55,10 @@ struct ExportCommand: AsyncParsableCommand {
     func run() async throws {
         let config = await GatewaySupport.configuration(options)
         let store: any EventStore
-        do { store = try config.openEventStore() } catch {
+        do {
+            let key = try GatewayKeyFile.loadOrCreate(directory: config.storagePath).keyPair
+            store = try config.openEventStore(keyPair: key)
+        } catch {
             GatewaySupport.fail("cannot open the relay store in \(config.storeDirectory): \(error)")
         }
         let handle: FileHandle

@@ -31,7 +31,8 @@ public struct BLAKE2b: ~Copyable {
 
     /// Absorbs bytes.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        _ = crypto_generichash_update(state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+        _ = crypto_generichash_update(
+            state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
     }
 
     /// Absorbs bytes.

@@ -1,4 +1,5 @@
 import CLMDB
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -25,7 +26,9 @@ public struct LMDBTransaction {
     }
 
     /// Borrows the value stored at `key` for the duration of `body` (zero-copy); nil if absent.
-    public func withValue<T>(_ db: LMDBDatabase, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> T)
+    public func withValue<T>(
+        _ db: LMDBDatabase, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> T
+    )
         throws -> T
     {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
@@ -152,7 +155,9 @@ public struct LMDBTransaction {
         }
         while rc == 0 {
             if let to {
-                let stop = to.withUnsafeBytes { compare(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size), $0) >= 0 }
+                let stop = to.withUnsafeBytes {
+                    compare(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size), $0) >= 0
+                }
                 if stop { break }
             }
             try LMDBError.check(mdb_cursor_del(cursor, 0), "cursor delete")

@@ -39,6 +39,13 @@ public protocol EventStore: Sendable {
     func allEvents() -> AsyncThrowingStream<NostrEvent, any Error>
     /// Flushes and closes the store; later calls throw.
     func close() async throws
+    /// Removes events whose NIP-40 expiration is at or before `now`; returns how many (0 if unsupported).
+    func purgeExpired(now: Int64) async throws -> Int
+}
+
+extension EventStore {
+    /// Default: the store keeps expired events (they are still hidden from queries).
+    public func purgeExpired(now: Int64) async throws -> Int { 0 }
 }
 
 /// Facts about the writer of an event, given to a `WritePolicy`.

@@ -52,7 +52,8 @@ public struct Filter: Sendable, Equatable {
         return false
     }
 
-    /// Parses a filter object. Unknown keys are refused so that a typo never silently widens a query.
+    /// Parses a filter object. Unknown keys are refused (`unsupported:`) so that an unsupported condition such as
+    /// NIP-50 `search` never silently widens a query.
     public static func parse(_ value: JSONValue) throws(EventValidationError) -> Filter {
         guard case .object(let o) = value else { throw EventValidationError("invalid: a filter must be a JSON object") }
         var filter = Filter()
@@ -82,7 +83,10 @@ public struct Filter: Sendable, Equatable {
                 let scalars = Array(key.unicodeScalars)
                 guard scalars.count == 2, scalars[0] == "#", scalars[1].isASCII,
                     scalars[1].properties.isAlphabetic
-                else { throw EventValidationError("invalid: unsupported filter key \(JSONWriter.quoted(key))") }
+                else {
+                    throw EventValidationError(
+                        "unsupported: filter contains unknown element \(JSONWriter.quoted(key))")
+                }
                 guard let items = v.arrayValue else { throw EventValidationError("invalid: \(key) must be an array") }
                 var values = Set<String>()
                 for item in items {

@@ -8,27 +8,42 @@ public final class IndexedEventStore: EventStore {
     /// Entries read per range page while scanning an index.
     private let pageSize = 256
 
-    public init(kv: any OrderedKeyValueStore) { self.kv = kv }
+    private let cache: EventCache
+
+    /// A store over `kv`; up to `cacheCapacity` decoded events are kept in memory for queries.
+    public init(kv: any OrderedKeyValueStore, cacheCapacity: Int = 65_536) {
+        self.kv = kv
+        self.cache = EventCache(capacity: cacheCapacity)
+    }
 
     // MARK: Writing
 
-    /// The pending writes of one batch, read before the underlying store.
-    private struct Overlay {
-        var values: [[UInt8]: [UInt8]?] = [:]
-        var operations: [KVOperation] = []
+    /// A key hashed in bulk (the standard `[UInt8]` hash feeds bytes one at a time).
+    struct BytesKey: Hashable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
 
-        mutating func put(_ key: [UInt8], _ value: [UInt8]) {
-            values[key] = .some(value)
+    /// The pending writes of one batch. Keys that inserts read back (bodies, pointers, deletion markers) are
+    /// also kept in `values`, so later events of the same batch see them; time-index keys are write-only.
+    private struct Overlay {
+        var values: [BytesKey: [UInt8]?] = [:]
+        var operations: [KVOperation] = []
+        var added: [String: NostrEvent] = [:]
+        var removed: [String] = []
+
+        mutating func put(_ key: [UInt8], _ value: [UInt8], readable: Bool = true) {
+            if readable { values[BytesKey(bytes: key)] = .some(value) }
             operations.append(.put(key: key, value: value))
         }
-        mutating func delete(_ key: [UInt8]) {
-            values[key] = .some(nil)
+        mutating func delete(_ key: [UInt8], readable: Bool = true) {
+            if readable { values[BytesKey(bytes: key)] = .some(nil) }
             operations.append(.delete(key: key))
         }
     }
 
     private func get(_ key: [UInt8], _ overlay: Overlay) async throws -> [UInt8]? {
-        if let pending = overlay.values[key] { return pending }
+        if let pending = overlay.values[BytesKey(bytes: key)] { return pending }
         return try await kv.get(key)
     }
 
@@ -41,14 +56,17 @@ public final class IndexedEventStore: EventStore {
     }
 
     private func remove(_ e: NostrEvent, _ overlay: inout Overlay) {
+        overlay.added[e.id] = nil
+        overlay.removed.append(e.id)
         overlay.delete(IndexKeys.body(e.id))
-        for key in IndexKeys.indexEntries(e) { overlay.delete(Array(key.utf8)) }
+        for key in IndexKeys.indexEntries(e) { overlay.delete(Array(key.utf8), readable: false) }
     }
 
     private func add(_ e: NostrEvent, _ overlay: inout Overlay) {
+        overlay.added[e.id] = e
         overlay.put(IndexKeys.body(e.id), Array(e.json.utf8))
         let idBytes = Array(e.id.utf8)
-        for key in IndexKeys.indexEntries(e) { overlay.put(Array(key.utf8), idBytes) }
+        for key in IndexKeys.indexEntries(e) { overlay.put(Array(key.utf8), idBytes, readable: false) }
     }
 
     public func insert(_ events: [NostrEvent]) async throws -> [InsertOutcome] {
@@ -57,7 +75,10 @@ public final class IndexedEventStore: EventStore {
             var outcomes: [InsertOutcome] = []
             outcomes.reserveCapacity(events.count)
             for e in events { outcomes.append(try await insertOne(e, &overlay)) }
-            if !overlay.operations.isEmpty { try await kv.apply(overlay.operations) }
+            if !overlay.operations.isEmpty {
+                try await kv.apply(overlay.operations)
+                cache.committed(added: Array(overlay.added.values), removed: overlay.removed)
+            }
             return outcomes
         }
     }
@@ -155,12 +176,24 @@ public final class IndexedEventStore: EventStore {
                 try await clearPointer(of: e, &overlay)
                 removed += 1
             }
-            if !overlay.operations.isEmpty { try await kv.apply(overlay.operations) }
+            if !overlay.operations.isEmpty {
+                try await kv.apply(overlay.operations)
+                cache.committed(added: [], removed: overlay.removed)
+            }
             return removed
         }
     }
 
     // MARK: Reading
+
+    /// A committed event by id, through the cache.
+    private func cachedLoad(_ id: String) async throws -> NostrEvent? {
+        if let e = cache.get(id) { return e }
+        let version = cache.version
+        guard let e = try await load(id: id, Overlay()) else { return nil }
+        cache.fill(e, readAt: version)
+        return e
+    }
 
     public func query(_ filters: [Filter], limit: Int, now: Int64) async throws -> [NostrEvent] {
         var byID: [String: NostrEvent] = [:]
@@ -234,7 +267,7 @@ public final class IndexedEventStore: EventStore {
         if let ids = filter.ids {
             var out: [NostrEvent] = []
             for id in ids {
-                if let e = try await load(id: id, Overlay()), filter.matches(e), alive(e) { out.append(e) }
+                if let e = try await cachedLoad(id), filter.matches(e), alive(e) { out.append(e) }
             }
             return Array(Self.newestFirst(out).prefix(want))
         }
@@ -276,7 +309,7 @@ public final class IndexedEventStore: EventStore {
             for entry in page {
                 guard let (createdAt, id) = IndexKeys.parseSuffix(entry.key) else { continue }
                 if let boundary, createdAt < boundary { return out }
-                guard let e = try await load(id: id, Overlay()), filter.matches(e), alive(e) else { continue }
+                guard let e = try await cachedLoad(id), filter.matches(e), alive(e) else { continue }
                 out.append(e)
                 if out.count == want { boundary = createdAt }
             }

@@ -54,6 +54,21 @@ public struct NostrEvent: Sendable, Hashable {
         self.json = String(decoding: out, as: UTF8.self)
     }
 
+    /// Builds an event whose stored JSON is already known.
+    init(
+        id: String, pubkey: String, createdAt: Int64, kind: Int, tags: [[String]], content: String, sig: String,
+        json: String
+    ) {
+        self.id = id
+        self.pubkey = pubkey
+        self.createdAt = createdAt
+        self.kind = kind
+        self.tags = tags
+        self.content = content
+        self.sig = sig
+        self.json = json
+    }
+
     public static func == (a: NostrEvent, b: NostrEvent) -> Bool { a.json == b.json }
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 
@@ -142,6 +157,10 @@ public struct EventValidationError: Error, Sendable, Equatable, CustomStringConv
 extension NostrEvent {
     /// Reads an event object's fields, checking types and formats (not the id or signature: see `verify`).
     public static func parse(_ value: JSONValue) throws(EventValidationError) -> NostrEvent {
+        try parse(value, json: nil)
+    }
+
+    static func parse(_ value: JSONValue, json: String?) throws(EventValidationError) -> NostrEvent {
         guard case .object(let o) = value else { throw EventValidationError("invalid: event must be a JSON object") }
         func hexField(_ name: String, _ length: Int) throws(EventValidationError) -> String {
             guard let s = o[name]?.stringValue, isLowerHex(s, length: length) else {
@@ -176,6 +195,11 @@ extension NostrEvent {
             }
             tags.append(tag)
         }
+        if let json {
+            return NostrEvent(
+                id: id, pubkey: pubkey, createdAt: createdAt, kind: Int(kind), tags: tags, content: content, sig: sig,
+                json: json)
+        }
         return NostrEvent(
             id: id, pubkey: pubkey, createdAt: createdAt, kind: Int(kind), tags: tags, content: content, sig: sig)
     }
@@ -195,9 +219,11 @@ extension NostrEvent {
         }
     }
 
-    /// Decodes an event this engine stored itself (trusted: not re-verified). Returns nil if malformed.
+    /// Decodes an event this engine stored itself (trusted: not re-verified; `json` is kept as given).
+    /// Returns nil if malformed.
     public init?(storedJSON: String) {
-        guard let e = try? NostrEvent.parse(json: storedJSON) else { return nil }
+        guard let value = try? JSONReader.parse(storedJSON), let e = try? NostrEvent.parse(value, json: storedJSON)
+        else { return nil }
         self = e
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One write of an atomic batch.
 public enum KVOperation: Sendable, Equatable {
     case put(key: [UInt8], value: [UInt8])
@@ -69,17 +71,9 @@ public enum KeyOrder {
     @inline(__always)
     public static func less(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         let n = min(a.count, b.count)
-        let c = a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in n == 0 ? 0 : memcmpBytes(pa, pb, n) } }
+        let c =
+            n == 0
+            ? 0 : a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) } }
         return c != 0 ? c < 0 : a.count < b.count
-    }
-
-    @inline(__always)
-    private static func memcmpBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ n: Int) -> Int {
-        for i in 0..<n {
-            let x = a[i]
-            let y = b[i]
-            if x != y { return x < y ? -1 : 1 }
-        }
-        return 0
     }
 }

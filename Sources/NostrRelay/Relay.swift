@@ -96,6 +96,10 @@ public final class Relay: Sendable {
     /// Returns once every event queued so far is committed and acknowledged.
     public func flush() async { await writer.flush() }
 
+    /// Removes expired events (NIP-40) from the store; call it periodically. Returns how many were removed.
+    @discardableResult
+    public func purgeExpired() async throws -> Int { try await store.purgeExpired(now: now) }
+
     /// Flushes pending writes and closes the store (graceful shutdown). Open connections are closed with 1001.
     public func shutdown() async throws {
         await writer.close()

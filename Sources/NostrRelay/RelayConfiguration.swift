@@ -41,7 +41,7 @@ public struct RelayConfiguration: Sendable {
     public var maxSubscriptions: Int
     /// Filters per REQ or COUNT.
     public var maxFilters: Int
-    /// Largest `limit` honoured (larger values are clamped).
+    /// Largest `limit` honoured (larger values are clamped); also the cap on stored events sent for one REQ.
     public var maxLimit: Int
     /// `limit` used when a REQ gives none.
     public var defaultLimit: Int
@@ -80,7 +80,7 @@ public struct RelayConfiguration: Sendable {
         maxMessageBytes: Int = 131_072,
         maxSubscriptions: Int = 32,
         maxFilters: Int = 16,
-        maxLimit: Int = 5_000,
+        maxLimit: Int = 1_000,
         defaultLimit: Int = 500,
         maxSubscriptionIdLength: Int = 64,
         maxEventTags: Int = 2_000,
@@ -90,7 +90,7 @@ public struct RelayConfiguration: Sendable {
         eventsPerIP: RateLimit = RateLimit(rate: 200, burst: 2_000),
         eventsPerPubkey: RateLimit = RateLimit(rate: 100, burst: 1_000),
         queriesPerIP: RateLimit = RateLimit(rate: 200, burst: 1_000),
-        maxOutboundFrames: Int = 4_096,
+        maxOutboundFrames: Int = 8_192,
         auth: AuthMode = .enabled,
         maxBatchSize: Int = 1_024
     ) {
@@ -118,6 +118,10 @@ public struct RelayConfiguration: Sendable {
         self.auth = auth
         self.maxBatchSize = maxBatchSize
     }
+
+    /// The `limit` cap actually applied: `maxLimit`, but never more than half the outbound buffer, so that one
+    /// REQ's stored answer cannot by itself overflow the buffer and get its reader dropped.
+    public var effectiveMaxLimit: Int { max(1, min(maxLimit, maxOutboundFrames / 2)) }
 
     /// Problems that make this configuration unusable (empty when valid); the gateway reports them at start.
     public func validationErrors() -> [String] {

@@ -20,7 +20,7 @@ public final class RelayConnection: Sendable {
         var nextGeneration: UInt64 = 0
     }
 
-    unowned let relay: Relay
+    let relay: Relay
     public let remoteAddress: String
     let outbound: any RelayOutbound
     /// The NIP-42 challenge of this connection.
@@ -101,11 +101,18 @@ public final class RelayConnection: Sendable {
 
     /// Pushes newly stored (or ephemeral) events to matching subscriptions.
     func deliver(_ events: [NostrEvent]) {
+        let bufferBound = relay.configuration.maxOutboundFrames
         let refused = state.withLock { s -> Bool in
             guard !s.closed, !s.subscriptions.isEmpty else { return false }
             for (id, sub) in s.subscriptions {
                 for e in events where sub.filters.contains(where: { $0.matches(e) }) {
                     if sub.buffered != nil {
+                        // Live events waiting for EOSE are bounded like the outbound buffer they will go to.
+                        if (s.subscriptions[id]?.buffered?.count ?? 0) >= bufferBound {
+                            s.closed = true
+                            s.subscriptions.removeAll()
+                            return true
+                        }
                         s.subscriptions[id]?.buffered?.append(e)
                     } else if !sendLocked(RelayMessage.event(id, e), &s) {
                         return true
@@ -269,7 +276,7 @@ public final class RelayConnection: Sendable {
         for raw in items[2...] {
             do {
                 var f = try Filter.parse(raw)
-                f.limit = min(f.limit ?? config.defaultLimit, config.maxLimit)
+                f.limit = min(f.limit ?? config.defaultLimit, config.effectiveMaxLimit)
                 filters.append(f)
             } catch {
                 send(RelayMessage.closed(id, error.message))
@@ -315,7 +322,7 @@ public final class RelayConnection: Sendable {
         }
         let stored: [NostrEvent]
         do {
-            stored = try await relay.store.query(filters, limit: relay.configuration.maxLimit, now: now)
+            stored = try await relay.store.query(filters, limit: relay.configuration.effectiveMaxLimit, now: now)
         } catch {
             relay.logger.error("REQ failed", metadata: ["error": "\(error)"])
             let current = state.withLock { s -> Bool in
@@ -395,16 +402,41 @@ public final class RelayConnection: Sendable {
         send(RelayMessage.ok(event.id, true, ""))
     }
 
-    /// Compares relay URLs ignoring scheme/host case and a trailing slash.
+    /// Whether two relay URLs name the same relay: same websocket scheme family and the same host and port
+    /// (case-insensitive, default ports filled in, path ignored as NIP-42 allows; `localhost`, `127.0.0.1` and
+    /// `[::1]` are the same host).
     static func sameRelay(_ a: String, _ b: String) -> Bool {
-        func normalise(_ s: String) -> String {
-            var t = s.trimmingCharacters(in: .whitespaces)
-            while t.hasSuffix("/") { t.removeLast() }
-            guard let schemeEnd = t.range(of: "://") else { return t.lowercased() }
-            let afterScheme = t[schemeEnd.upperBound...]
-            let hostEnd = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
-            return t[..<hostEnd].lowercased() + t[hostEnd...]
+        guard let x = authority(a), let y = authority(b) else { return false }
+        return x == y
+    }
+
+    /// `host:port` of a ws:// or wss:// URL, normalised; nil for anything else.
+    static func authority(_ url: String) -> String? {
+        let t = url.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let sep = t.range(of: "://") else { return nil }
+        let scheme = t[..<sep.lowerBound]
+        let defaultPort: String
+        switch scheme {
+        case "ws": defaultPort = "80"
+        case "wss": defaultPort = "443"
+        default: return nil
         }
-        return normalise(a) == normalise(b)
+        var rest = t[sep.upperBound...]
+        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        var host = String(rest)
+        var port = defaultPort
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let after = host[host.index(after: close)...]
+            if after.hasPrefix(":") { port = String(after.dropFirst()) }
+            host = String(host[...close])
+        } else if let colon = host.lastIndex(of: ":") {
+            port = String(host[host.index(after: colon)...])
+            host = String(host[..<colon])
+        }
+        guard !host.isEmpty, !port.isEmpty, port.allSatisfy(\.isNumber) else { return nil }
+        if host == "localhost" || host == "127.0.0.1" || host == "[::1]" { host = "loopback" }
+        return "\(scheme)://\(host):\(port)"
     }
 }

@@ -93,7 +93,8 @@ public struct RelayInformation: Codable, Sendable, Equatable {
         version = c.version
         limitation = Limitation(
             maxMessageLength: c.maxMessageBytes, maxSubscriptions: c.maxSubscriptions, maxFilters: c.maxFilters,
-            maxLimit: c.maxLimit, defaultLimit: c.defaultLimit, maxSubidLength: c.maxSubscriptionIdLength,
+            maxLimit: c.effectiveMaxLimit, defaultLimit: min(c.defaultLimit, c.effectiveMaxLimit),
+            maxSubidLength: c.maxSubscriptionIdLength,
             maxEventTags: c.maxEventTags, maxContentLength: c.maxContentBytes, minPowDifficulty: 0,
             authRequired: c.auth == .required, paymentRequired: false, restrictedWrites: restrictedWrites,
             createdAtLowerLimit: c.createdAtLowerLimit, createdAtUpperLimit: c.createdAtUpperLimit,

@@ -1,4 +1,5 @@
 import Foundation
+import HyperCrypto
 import Logging
 import NostrRelay
 
@@ -34,13 +35,21 @@ extension GatewayConfiguration {
     }
 
     /// Directory of the relay store inside the data directory.
-    public var storeDirectory: String { (storagePath as NSString).appendingPathComponent("relay") }
+    public var storeDirectory: String {
+        (storagePath as NSString).appendingPathComponent(store == .hypertree ? "relay-log" : "relay")
+    }
 
-    /// Opens the durable event store (relay index scheme over LMDB until the HyperTree adapter lands).
-    public func openEventStore() throws -> any EventStore {
+    /// Opens the durable event store: the relay index scheme in a HyperTree over a HyperLog signed by the gateway
+    /// key (default), or directly in LMDB. Either way an OK is sent only after an fsynced commit.
+    public func openEventStore(keyPair: Ed25519KeyPair) throws -> any EventStore {
         try FileManager.default.createDirectory(
             atPath: storeDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return IndexedEventStore(kv: try LMDBOrderedKeyValueStore(directory: storeDirectory))
+        switch store {
+        case .hypertree:
+            return try IndexedEventStore.durable(path: storeDirectory, keyPair: keyPair).store
+        case .lmdb:
+            return IndexedEventStore(kv: try LMDBOrderedKeyValueStore(directory: storeDirectory))
+        }
     }
 
     /// Checks the engine's own validation on top of ours.

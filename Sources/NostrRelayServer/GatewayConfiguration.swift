@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import NostrRelay
 
 /// Who may write events through the gateway's websocket.
 public enum WritePolicyMode: String, Sendable, CaseIterable {
@@ -11,27 +12,51 @@ public enum WritePolicyMode: String, Sendable, CaseIterable {
     case adminsAndAuthenticatedPeers = "admins"
 }
 
-/// Limits the relay enforces and publishes in its NIP-11 document.
+/// Which storage holds the relay's events.
+public enum StoreKind: String, Sendable, CaseIterable {
+    /// The relay index scheme in a HyperTree over the gateway's signed HyperLog (one signature per group commit).
+    case hypertree
+    /// The same index scheme directly in LMDB (no log, no signatures): a fallback and a benchmark reference.
+    case lmdb
+}
+
+/// Limits the relay enforces and publishes in its NIP-11 document. Defaults are the engine's (`RelayConfiguration()`).
 public struct RelayLimits: Sendable, Equatable {
-    public var maxMessageBytes = 128 * 1024
-    public var maxSubscriptions = 32
-    public var maxFilters = 16
-    public var maxLimit = 5000
-    public var defaultLimit = 500
+    public var maxMessageBytes: Int
+    public var maxSubscriptions: Int
+    public var maxFilters: Int
+    public var maxLimit: Int
+    public var defaultLimit: Int
     /// Frames buffered for one connection before a slow reader is dropped.
-    public var outboundBufferMessages = 4096
+    public var outboundBufferMessages: Int
     /// False turns every token bucket off (benchmarks, trusted deployments).
     public var rateLimitEnabled = true
     /// Token buckets (per second, burst): EVENTs per IP, EVENTs per author, REQ/COUNT per IP.
-    public var eventsPerIPRate = 200.0
-    public var eventsPerIPBurst = 2000.0
-    public var eventsPerPubkeyRate = 100.0
-    public var eventsPerPubkeyBurst = 1000.0
-    public var queriesPerIPRate = 200.0
-    public var queriesPerIPBurst = 1000.0
+    public var eventsPerIPRate: Double
+    public var eventsPerIPBurst: Double
+    public var eventsPerPubkeyRate: Double
+    public var eventsPerPubkeyBurst: Double
+    public var queriesPerIPRate: Double
+    public var queriesPerIPBurst: Double
     /// NIP-42: `disabled`, `enabled` (challenge sent, optional) or `required`.
-    public var authMode = "enabled"
-    public init() {}
+    public var authMode: String
+
+    public init() {
+        let d = RelayConfiguration()
+        maxMessageBytes = d.maxMessageBytes
+        maxSubscriptions = d.maxSubscriptions
+        maxFilters = d.maxFilters
+        maxLimit = d.maxLimit
+        defaultLimit = d.defaultLimit
+        outboundBufferMessages = d.maxOutboundFrames
+        eventsPerIPRate = d.eventsPerIP.rate
+        eventsPerIPBurst = d.eventsPerIP.burst
+        eventsPerPubkeyRate = d.eventsPerPubkey.rate
+        eventsPerPubkeyBurst = d.eventsPerPubkey.burst
+        queriesPerIPRate = d.queriesPerIP.rate
+        queriesPerIPBurst = d.queriesPerIP.burst
+        authMode = d.auth.rawValue
+    }
 }
 
 /// The gateway's typed configuration, read from environment variables (and an optional JSON file) and validated.
@@ -61,6 +86,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var metricsPath = "/metrics"
     public var limits = RelayLimits()
     public var logLevel = "info"
+    /// The relay store: the signed HyperLog/HyperTree (default) or the plain LMDB index store.
+    public var store: StoreKind = .hypertree
 
     public init() {}
 }
@@ -166,6 +193,12 @@ extension GatewayConfiguration {
                 "GATEWAY_RELAY_AUTH", "the admins write policy needs NIP-42 AUTH (enabled or required)")
         }
         c.limits = l
+        if let kind = try source.string("gateway.relay.store")?.lowercased() {
+            guard let parsed = StoreKind(rawValue: kind) else {
+                throw ConfigurationError("GATEWAY_RELAY_STORE", "unknown store \"\(kind)\"; use hypertree or lmdb")
+            }
+            c.store = parsed
+        }
         c.logLevel = try source.string("gateway.log.level")?.lowercased() ?? c.logLevel
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         if !levels.contains(c.logLevel) {
@@ -192,7 +225,7 @@ extension GatewayConfiguration {
         "GATEWAY_RATELIMIT_ENABLED", "GATEWAY_RELAY_EVENTS_PER_IP_RATE", "GATEWAY_RELAY_EVENTS_PER_IP_BURST",
         "GATEWAY_RELAY_EVENTS_PER_PUBKEY_RATE", "GATEWAY_RELAY_EVENTS_PER_PUBKEY_BURST",
         "GATEWAY_RELAY_QUERIES_PER_IP_RATE", "GATEWAY_RELAY_QUERIES_PER_IP_BURST", "GATEWAY_RELAY_AUTH",
-        "GATEWAY_LOG_LEVEL", "GATEWAY_CONFIG_FILE",
+        "GATEWAY_LOG_LEVEL", "GATEWAY_CONFIG_FILE", "GATEWAY_RELAY_STORE",
     ]
 }
 

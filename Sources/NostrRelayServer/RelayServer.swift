@@ -22,7 +22,7 @@ public struct RelayServerSettings: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 4430, maxMessageBytes: Int = 128 * 1024,
-        outboundBufferMessages: Int = 4096, metricsPath: String? = "/metrics"
+        outboundBufferMessages: Int = 8192, metricsPath: String? = "/metrics"
     ) {
         self.host = host
         self.port = port

@@ -57,7 +57,9 @@ struct HyperCryptoVectorTests {
 
     @Test("malformed key material is a typed error")
     func badKeys() {
-        #expect(throws: Ed25519KeyPair.KeyError.badSeedLength(31)) { try Ed25519KeyPair(seed: [UInt8](repeating: 0, count: 31)) }
+        #expect(throws: Ed25519KeyPair.KeyError.badSeedLength(31)) {
+            try Ed25519KeyPair(seed: [UInt8](repeating: 0, count: 31))
+        }
         var sk = Ed25519KeyPair.generate().secretKey
         sk[40] ^= 1
         #expect(throws: Ed25519KeyPair.KeyError.inconsistentSecretKey) { try Ed25519KeyPair(secretKey: sk) }
@@ -71,6 +73,7 @@ struct HyperCryptoVectorTests {
         #expect([UInt8](hex: "0001ABff") == bytes)
         #expect([UInt8](hex: "abc") == nil)
         #expect([UInt8](hex: "zz") == nil)
-        #expect(SHA256.hash(Array("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256.hash(Array("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }

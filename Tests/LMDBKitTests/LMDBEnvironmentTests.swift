@@ -21,19 +21,39 @@ struct LMDBEnvironmentTests {
         #expect(try env.read { try $0.get(db, key: [3]) } == [30])
         #expect(try env.read { try $0.get(db, key: [4]) } == nil)
         var fwd: [UInt8] = []
-        try env.read { txn in try txn.scan(db, from: [4]) { k, _ in fwd.append(k[0]); return true } }
+        try env.read { txn in
+            try txn.scan(db, from: [4]) { k, _ in
+                fwd.append(k[0])
+                return true
+            }
+        }
         #expect(fwd == [5, 7, 9])
         var rev: [UInt8] = []
-        try env.read { txn in try txn.scan(db, from: [6], reverse: true) { k, _ in rev.append(k[0]); return true } }
+        try env.read { txn in
+            try txn.scan(db, from: [6], reverse: true) { k, _ in
+                rev.append(k[0])
+                return true
+            }
+        }
         #expect(rev == [5, 3, 1])
         var revAll: [UInt8] = []
-        try env.read { txn in try txn.scan(db, reverse: true) { k, _ in revAll.append(k[0]); return revAll.count < 2 } }
+        try env.read { txn in
+            try txn.scan(db, reverse: true) { k, _ in
+                revAll.append(k[0])
+                return revAll.count < 2
+            }
+        }
         #expect(revAll == [9, 7])
         #expect(try env.write { try $0.delete(db, key: [3]) })
         #expect(try !env.write { try $0.delete(db, key: [3]) })
         #expect(try env.write { try $0.deleteRange(db, from: [2], to: [8]) } == 2)
         var left: [UInt8] = []
-        try env.read { txn in try txn.scan(db) { k, _ in left.append(k[0]); return true } }
+        try env.read { txn in
+            try txn.scan(db) { k, _ in
+                left.append(k[0])
+                return true
+            }
+        }
         #expect(left == [1, 9])
     }
 

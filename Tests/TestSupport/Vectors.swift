@@ -23,7 +23,8 @@ public enum Vectors {
 
         public var description: String {
             switch self {
-            case .missing(let p): return "vector file not found at \(p) (set HYPERTUNA_VECTORS or place shared/ beside the repo)"
+            case .missing(let p):
+                return "vector file not found at \(p) (set HYPERTUNA_VECTORS or place shared/ beside the repo)"
             case .notJSONObject(let p): return "vector file \(p) is not a JSON object"
             }
         }

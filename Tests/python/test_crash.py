@@ -2,6 +2,8 @@
 import asyncio
 import time
 
+import pytest
+
 from nostr_raw import RawClient, Signer
 
 CONNECTIONS = 4
@@ -37,8 +39,9 @@ async def ingest(url, signer, accepted, stop):
     return i
 
 
-def test_kill_9_loses_no_acknowledged_event(make_gateway):
-    gw = make_gateway({"GATEWAY_RATELIMIT_ENABLED": "false"}).start()
+@pytest.mark.parametrize("store", ["hypertree", "lmdb"])
+def test_kill_9_loses_no_acknowledged_event(make_gateway, store):
+    gw = make_gateway({"GATEWAY_RATELIMIT_ENABLED": "false", "GATEWAY_RELAY_STORE": store}).start()
     signers = [Signer() for _ in range(CONNECTIONS)]
     accepted: set[str] = set()
 

@@ -74,3 +74,37 @@ def test_bad_configuration_is_refused_with_a_clear_error(tmp_root):
         p = subprocess.run([BINARY, "serve"], env=e, capture_output=True, text=True, timeout=30)
         assert p.returncode != 0, variable
         assert message in p.stderr + p.stdout, (variable, p.stderr, p.stdout)
+
+
+def test_import_then_serve_then_export(make_gateway):
+    import asyncio
+
+    from nostr_raw import RawClient, Signer
+
+    gw = make_gateway()
+    signer = Signer()
+    events = [signer.event(1, f"seed {i}", created_at=1_700_000_000 + i) for i in range(300)]
+    path = gw.data_dir + ".jsonl"
+    with open(path, "w") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+        f.write("not an event\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    p = subprocess.run([BINARY, "import", path, "--data", gw.data_dir], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "301 lines: 300 stored, 0 rejected, 1 invalid" in p.stderr
+    gw.start()
+
+    async def count():
+        c = await RawClient.connect(gw.url)
+        await c.send(["COUNT", "n", {"authors": [signer.pubkey]}])
+        frame, _ = await c.recv_until(lambda f: f[0] == "COUNT")
+        await c.close()
+        return frame[2]["count"]
+
+    assert asyncio.run(asyncio.wait_for(count(), 20)) == 300
+    gw.stop()
+    p = subprocess.run([BINARY, "export", "--data", gw.data_dir], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    exported = [json.loads(line) for line in p.stdout.splitlines()]
+    assert sorted(e["id"] for e in exported) == sorted(e["id"] for e in events)

@@ -1,0 +1,177 @@
+/// A decoded Node block: key, value and the index levels it carries. Immutable and shared between readers.
+public final class DecodedBlock: Sendable {
+    public let seq: UInt64
+    public let key: [UInt8]
+    public let value: [UInt8]?
+    public let link: Bool
+    public let levels: [IndexLevel]
+
+    init(seq: UInt64, message: NodeMessage) {
+        self.seq = seq
+        self.key = message.key
+        self.value = message.value
+        self.link = message.link ?? false
+        self.levels = message.levels
+    }
+
+    /// Rough heap footprint, used for the cache's memory bound.
+    public var approximateBytes: Int {
+        var n = 160 + key.count + (value?.count ?? 0)
+        for l in levels { n += 64 + 8 * (l.keys.count + l.children.count) }
+        return n
+    }
+
+    var entry: TreeEntry { TreeEntry(seq: seq, key: key, value: value) }
+}
+
+/// Something a `GenerationalCache` can hold and account for.
+protocol CacheCost: AnyObject, Sendable {
+    var approximateBytes: Int { get }
+}
+
+extension DecodedBlock: CacheCost {}
+
+/// A memory-bounded cache keyed by `UInt64` (two generations: a hit in the old generation is promoted; when the
+/// young generation reaches half the bound it becomes the old one and the previous old one is dropped). O(1), close
+/// to LRU, and never above `maxBytes` plus one entry.
+final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
+    // Invariant: all mutable state below is only touched under `lock`.
+    private let lock = TreeMutex()
+    private var young: [UInt64: Value] = [:]
+    private var old: [UInt64: Value] = [:]
+    private var youngBytes = 0
+    private var oldBytes = 0
+    let maxBytes: Int
+
+    init(maxBytes: Int) { self.maxBytes = max(maxBytes, 4096) }
+
+    @inline(__always) func get(_ key: UInt64) -> Value? {
+        lock.withLock {
+            if let v = young[key] { return v }
+            guard let v = old.removeValue(forKey: key) else { return nil }
+            let size = v.approximateBytes
+            oldBytes -= size
+            insertLocked(key, v, size: size)
+            return v
+        }
+    }
+
+    func put(_ key: UInt64, _ v: Value) {
+        lock.withLock {
+            guard young[key] == nil else { return }
+            insertLocked(key, v, size: v.approximateBytes)
+        }
+    }
+
+    private func insertLocked(_ key: UInt64, _ v: Value, size: Int) {
+        if youngBytes + size > maxBytes / 2 {
+            old = young
+            oldBytes = youngBytes
+            young = [:]
+            young.reserveCapacity(old.count)
+            youngBytes = 0
+        }
+        young[key] = v
+        youngBytes += size
+    }
+
+    /// Bytes currently accounted for.
+    var bytes: Int { lock.withLock { youngBytes + oldBytes } }
+    var count: Int { lock.withLock { young.count + old.count } }
+}
+
+/// Decoded blocks by seq.
+typealias BlockCache = GenerationalCache<DecodedBlock>
+
+/// A B-tree node ready for searching: its key and child pointers plus, where they were local, the blocks holding
+/// its keys (so a search compares in memory and a range reads values without further lookups).
+final class ResolvedNode: CacheCost {
+    let owner: DecodedBlock
+    let keySeqs: [UInt64]
+    let children: [UInt64]
+    let keyBlocks: [DecodedBlock?]
+
+    /// For a leaf whose entries are all local: keys and values copied into one buffer, so a range scan reads
+    /// contiguous memory instead of chasing one heap object per entry. Empty otherwise.
+    let packed: [UInt8]
+    /// Per key: start of key, start of value (or `UInt32.max` when there is no value), end.
+    let bounds: [UInt32]
+
+    init(owner: DecodedBlock, keySeqs: [UInt64], children: [UInt64], keyBlocks: [DecodedBlock?]) {
+        self.owner = owner
+        self.keySeqs = keySeqs
+        self.children = children
+        self.keyBlocks = keyBlocks
+        var packed: [UInt8] = []
+        var bounds: [UInt32] = []
+        if children.isEmpty, !keyBlocks.isEmpty, keyBlocks.allSatisfy({ $0 != nil }) {
+            var total = 0
+            for b in keyBlocks { total += b!.key.count + (b!.value?.count ?? 0) }
+            if total < Int(UInt32.max) {
+                packed.reserveCapacity(total)
+                bounds.reserveCapacity(keyBlocks.count * 3)
+                for b in keyBlocks {
+                    bounds.append(UInt32(packed.count))
+                    packed.append(contentsOf: b!.key)
+                    if let v = b!.value {
+                        bounds.append(UInt32(packed.count))
+                        packed.append(contentsOf: v)
+                    } else {
+                        bounds.append(UInt32.max)
+                    }
+                    bounds.append(UInt32(packed.count))
+                }
+            }
+        }
+        self.packed = packed
+        self.bounds = bounds
+        self.isLeaf = children.isEmpty
+        self.keyCount = keySeqs.count
+        self.isPacked = !bounds.isEmpty
+    }
+
+    // Stored (not computed from the arrays) so hot loops do not dereference three array buffers per step.
+    let isLeaf: Bool
+    let keyCount: Int
+    let isPacked: Bool
+    var approximateBytes: Int { 96 + keySeqs.count * 16 + children.count * 8 + packed.count + bounds.count * 4 }
+
+    /// Entry `i` of a packed leaf.
+    @inline(__always) func packedEntry(_ i: Int) -> TreeEntry {
+        let ks = Int(bounds[3 * i])
+        let vs = bounds[3 * i + 1]
+        let end = Int(bounds[3 * i + 2])
+        return packed.withUnsafeBufferPointer { p in
+            if vs == UInt32.max {
+                return TreeEntry(seq: keySeqs[i], key: Array(p[ks..<end]), value: nil)
+            }
+            return TreeEntry(
+                seq: keySeqs[i], key: Array(p[ks..<Int(vs)]), value: Array(p[Int(vs)..<end]))
+        }
+    }
+
+    static func cacheKey(seq: UInt64, offset: UInt64) -> UInt64? {
+        guard offset < 1 << 16, seq < 1 << 47 else { return nil }
+        return seq << 16 | offset
+    }
+}
+
+/// Records which blocks one query touched and how many of them had to be fetched from a peer.
+public final class QueryTrace: @unchecked Sendable {
+    // Invariant: `seqs` and `fetched` are only touched under `lock`.
+    private let lock = TreeMutex()
+    private var seqs: Set<UInt64> = []
+    private var fetched = 0
+
+    public init() {}
+
+    /// Distinct blocks the query read (from cache, local storage or a peer).
+    public var blocksTouched: Int { lock.withLock { seqs.count } }
+    /// The seqs touched, for inspection.
+    public var touchedSeqs: Set<UInt64> { lock.withLock { seqs } }
+    /// Blocks that were not local and had to be awaited from the log's remote source.
+    public var blocksFetched: Int { lock.withLock { fetched } }
+
+    func touch(_ seq: UInt64) { _ = lock.withLock { seqs.insert(seq) } }
+    func fetchedOne() { lock.withLock { fetched += 1 } }
+}

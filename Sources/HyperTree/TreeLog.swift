@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// What HyperTree needs from an append-only log (a HyperLog, or the in-memory logs below).
+///
+/// Blocks are immutable once appended, so any prefix of the log is a consistent snapshot of the tree.
+public protocol TreeLog: AnyObject, Sendable {
+    /// Number of blocks in the log (the tree version).
+    var length: UInt64 { get }
+    /// Whether this process may append.
+    var isWritable: Bool { get }
+    /// The block if it is held locally, `nil` if it would have to come from a peer. Never does I/O to peers.
+    func localBlock(at seq: UInt64) throws -> [UInt8]?
+    /// The block, awaiting it from a peer when it is not local.
+    func block(at seq: UInt64) async throws -> [UInt8]
+    /// Appends all blocks atomically (all or none) and returns the new length.
+    func append(_ blocks: [[UInt8]]) async throws -> UInt64
+    /// A stream of new lengths, yielded after every append or remote update.
+    func lengthUpdates() -> AsyncStream<UInt64>
+}
+
+/// A small pthread mutex used for short critical sections (never held across `await`).
+final class TreeMutex: @unchecked Sendable {
+    // Invariant: `m` is allocated and initialised in init, destroyed and freed in deinit only.
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        m = .allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(m)
+        m.deallocate()
+    }
+
+    @inline(__always) func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
+        return try body()
+    }
+}
+
+/// Fan-out of length updates to any number of `AsyncStream` listeners.
+final class LengthBroadcaster: @unchecked Sendable {
+    // Invariant: `listeners` and `next` are only touched under `lock`.
+    private let lock = TreeMutex()
+    private var listeners: [Int: AsyncStream<UInt64>.Continuation] = [:]
+    private var next = 0
+
+    func stream() -> AsyncStream<UInt64> {
+        let (stream, cont) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(64))
+        let id = lock.withLock { () -> Int in
+            next += 1
+            listeners[next] = cont
+            return next
+        }
+        cont.onTermination = { [weak self] _ in
+            guard let self else { return }
+            _ = self.lock.withLock { self.listeners.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    func publish(_ length: UInt64) {
+        let conts = lock.withLock { Array(listeners.values) }
+        for c in conts { c.yield(length) }
+    }
+}
+
+/// An in-memory, writable log: the reference implementation used by tests.
+public final class MemoryTreeLog: TreeLog, @unchecked Sendable {
+    // Invariant: `blocks` is only touched under `lock`.
+    private let lock = TreeMutex()
+    private var blocks: [[UInt8]] = []
+    private let broadcaster = LengthBroadcaster()
+
+    public init(blocks: [[UInt8]] = []) { self.blocks = blocks }
+
+    public var length: UInt64 { lock.withLock { UInt64(blocks.count) } }
+    public var isWritable: Bool { true }
+
+    public func localBlock(at seq: UInt64) throws -> [UInt8]? {
+        try lock.withLock {
+            guard seq < UInt64(blocks.count) else {
+                throw TreeError.blockUnavailable(seq: seq, reason: "beyond length \(blocks.count)")
+            }
+            return blocks[Int(seq)]
+        }
+    }
+
+    public func block(at seq: UInt64) async throws -> [UInt8] {
+        guard let b = try localBlock(at: seq) else { throw TreeError.blockUnavailable(seq: seq, reason: "missing") }
+        return b
+    }
+
+    public func append(_ newBlocks: [[UInt8]]) async throws -> UInt64 {
+        let n = lock.withLock { () -> UInt64 in
+            blocks.append(contentsOf: newBlocks)
+            return UInt64(blocks.count)
+        }
+        broadcaster.publish(n)
+        return n
+    }
+
+    public func lengthUpdates() -> AsyncStream<UInt64> { broadcaster.stream() }
+
+    /// A copy of every block (for tests and replication fixtures).
+    public var allBlocks: [[UInt8]] { lock.withLock { blocks } }
+}
+
+/// A read-only sparse replica of another log: it starts with no blocks and fetches each missing block from its
+/// source on demand, counting what it fetched (the stand-in for a peer replicating a HyperLog sparsely).
+public final class SparseTreeLog: TreeLog, @unchecked Sendable {
+    // Invariant: `held` and `fetchCount` are only touched under `lock`.
+    private let lock = TreeMutex()
+    private let source: any TreeLog
+    private var held: [UInt64: [UInt8]] = [:]
+    private var fetchCount = 0
+
+    public init(source: any TreeLog) { self.source = source }
+
+    public var length: UInt64 { source.length }
+    public var isWritable: Bool { false }
+
+    /// How many blocks were fetched from the source so far.
+    public var fetchedBlocks: Int { lock.withLock { fetchCount } }
+    /// Seqs held locally.
+    public var heldSeqs: Set<UInt64> { lock.withLock { Set(held.keys) } }
+
+    public func localBlock(at seq: UInt64) throws -> [UInt8]? { lock.withLock { held[seq] } }
+
+    public func block(at seq: UInt64) async throws -> [UInt8] {
+        if let b = lock.withLock({ held[seq] }) { return b }
+        let b = try await source.block(at: seq)
+        lock.withLock {
+            if held.updateValue(b, forKey: seq) == nil { fetchCount += 1 }
+        }
+        return b
+    }
+
+    public func append(_ blocks: [[UInt8]]) async throws -> UInt64 { throw TreeError.readOnly }
+
+    public func lengthUpdates() -> AsyncStream<UInt64> { source.lengthUpdates() }
+}

@@ -1,0 +1,254 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One key-value entry of the tree: the seq of the block that wrote it, its key and value.
+public struct TreeEntry: Sendable, Equatable, Hashable {
+    public let seq: UInt64
+    public let key: [UInt8]
+    public let value: [UInt8]?
+
+    public init(seq: UInt64, key: [UInt8], value: [UInt8]?) {
+        self.seq = seq
+        self.key = key
+        self.value = value
+    }
+}
+
+/// Byte-wise lexicographic comparison (the order Hyperbee sorts keys in).
+@inline(__always) func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    let n = min(a.count, b.count)
+    let c = a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in n == 0 ? 0 : memcmp(pa.baseAddress!, pb.baseAddress!, n) }
+    }
+    if c != 0 { return c < 0 ? -1 : 1 }
+    return a.count < b.count ? -1 : (a.count > b.count ? 1 : 0)
+}
+
+/// Shared read machinery: block loading through the decoded-block cache, pointer validation, point lookups.
+final class TreeStore: Sendable {
+    /// No real tree is this deep (with at least 5 children per inner node it would hold over 5^62 keys).
+    static let maxDepth = 64
+
+    let log: any TreeLog
+    let cache: BlockCache
+    let nodes: GenerationalCache<ResolvedNode>
+    let writeLock = AsyncLock()
+
+    init(log: any TreeLog, cacheBytes: Int) {
+        self.log = log
+        self.cache = BlockCache(maxBytes: cacheBytes / 4 * 3)
+        self.nodes = GenerationalCache(maxBytes: cacheBytes / 4)
+    }
+
+    /// Block `seq` of a tree at `version`; validates that the seq is a node block inside that version.
+    @inline(__always)
+    nonisolated(nonsending) func block(_ seq: UInt64, version: UInt64, trace: QueryTrace?) async throws -> DecodedBlock
+    {
+        guard seq >= 1, seq < version else {
+            throw TreeError.badPointer(seq: seq, reason: "seq \(seq) outside 1..<\(version)")
+        }
+        if let b = cache.get(seq) {
+            trace?.touch(seq)
+            return b
+        }
+        return try await load(seq, trace: trace)
+    }
+
+    /// Block `seq` if it is cached or stored locally (never waits for a peer).
+    func localBlock(_ seq: UInt64) throws -> DecodedBlock? {
+        if let b = cache.get(seq) { return b }
+        guard let raw = try log.localBlock(at: seq) else { return nil }
+        let b = DecodedBlock(seq: seq, message: try NodeMessage.decode(raw, seq: seq))
+        cache.put(b.seq, b)
+        return b
+    }
+
+    /// The searchable node at (`seq`, `offset`), reached from a parent stored in block `parentSeq`.
+    ///
+    /// Without a trace, nodes come from the node cache and their keys are resolved from local blocks when first
+    /// built. With a trace, nothing is resolved ahead of need, so the trace counts exactly the blocks a query needs.
+    nonisolated(nonsending) func resolvedNode(
+        seq: UInt64, offset: UInt64, parentSeq: UInt64, version: UInt64, trace: QueryTrace?
+    ) async throws -> ResolvedNode {
+        guard seq <= parentSeq else {
+            throw TreeError.badPointer(seq: parentSeq, reason: "child points forward to block \(seq)")
+        }
+        let ck = ResolvedNode.cacheKey(seq: seq, offset: offset)
+        if trace == nil, seq >= 1, seq < version, let ck, let n = nodes.get(ck) { return n }
+        let b = try await block(seq, version: version, trace: trace)
+        guard offset < UInt64(b.levels.count) else {
+            throw TreeError.badPointer(
+                seq: parentSeq, reason: "child offset \(offset) but block \(seq) has \(b.levels.count) levels")
+        }
+        let level = b.levels[Int(offset)]
+        var blocks: [DecodedBlock?] = []
+        blocks.reserveCapacity(level.keys.count)
+        for ks in level.keys {
+            guard ks >= 1, ks <= b.seq else {
+                throw TreeError.badPointer(seq: b.seq, reason: "key points to block \(ks)")
+            }
+            if ks == b.seq {
+                blocks.append(b)
+            } else if trace == nil {
+                blocks.append(try localBlock(ks))
+            } else {
+                blocks.append(nil)
+            }
+        }
+        let n = ResolvedNode(owner: b, keySeqs: level.keys, children: level.children, keyBlocks: blocks)
+        if trace == nil, let ck { nodes.put(ck, n) }
+        return n
+    }
+
+    /// The root node at `version`, or nil for an empty tree.
+    nonisolated(nonsending) func rootNode(version: UInt64, trace: QueryTrace?) async throws -> ResolvedNode? {
+        guard version >= 2 else { return nil }
+        if trace == nil, let n = nodes.get((version - 1) << 16) { return n }
+        let b = try await block(version - 1, version: version, trace: trace)
+        guard !b.levels.isEmpty else { throw TreeError.noRootAt(version: version) }
+        return try await resolvedNode(
+            seq: version - 1, offset: 0, parentSeq: version - 1, version: version, trace: trace)
+    }
+
+    /// Child `i` of `node` if it is in the node cache (synchronous fast path; validates like `child`).
+    @inline(__always) func cachedChild(_ node: ResolvedNode, _ i: Int) -> ResolvedNode? {
+        let seq = node.children[2 * i]
+        guard seq >= 1, seq <= node.owner.seq,
+            let ck = ResolvedNode.cacheKey(seq: seq, offset: node.children[2 * i + 1])
+        else { return nil }
+        return nodes.get(ck)
+    }
+
+    /// Child `i` of `node`.
+    @inline(__always)
+    nonisolated(nonsending) func child(_ node: ResolvedNode, _ i: Int, version: UInt64, trace: QueryTrace?) async throws
+        -> ResolvedNode
+    {
+        try await resolvedNode(
+            seq: node.children[2 * i], offset: node.children[2 * i + 1], parentSeq: node.owner.seq, version: version,
+            trace: trace)
+    }
+
+    /// The block holding key `i` of `node`.
+    @inline(__always)
+    nonisolated(nonsending) func keyBlock(_ node: ResolvedNode, _ i: Int, version: UInt64, trace: QueryTrace?)
+        async throws -> DecodedBlock
+    {
+        if let b = node.keyBlocks[i] {
+            trace?.touch(b.seq)
+            return b
+        }
+        return try await block(node.keySeqs[i], version: version, trace: trace)
+    }
+
+    /// Synchronous variant that only succeeds from the cache (used by hot loops before falling back to `block`).
+    @inline(__always) func cachedBlock(_ seq: UInt64, version: UInt64) -> DecodedBlock? {
+        guard seq >= 1, seq < version else { return nil }
+        return cache.get(seq)
+    }
+
+    private nonisolated(nonsending) func load(_ seq: UInt64, trace: QueryTrace?) async throws -> DecodedBlock {
+        trace?.touch(seq)
+        var raw = try log.localBlock(at: seq)
+        if raw == nil {
+            raw = try await log.block(at: seq)
+            trace?.fetchedOne()
+        }
+        let b = DecodedBlock(seq: seq, message: try NodeMessage.decode(raw!, seq: seq))
+        cache.put(b.seq, b)
+        return b
+    }
+
+    /// The index level `offset` of block `seq`, reached from a parent in block `parentSeq`.
+    nonisolated(nonsending) func node(
+        seq: UInt64, offset: UInt64, parentSeq: UInt64, version: UInt64, trace: QueryTrace?
+    ) async throws
+        -> (DecodedBlock, IndexLevel)
+    {
+        guard seq <= parentSeq else {
+            throw TreeError.badPointer(seq: parentSeq, reason: "child points forward to block \(seq)")
+        }
+        let b = try await block(seq, version: version, trace: trace)
+        guard offset < UInt64(b.levels.count) else {
+            throw TreeError.badPointer(
+                seq: parentSeq, reason: "child offset \(offset) but block \(seq) has \(b.levels.count) levels")
+        }
+        return (b, b.levels[Int(offset)])
+    }
+
+    /// The root node at `version`, or nil for an empty tree.
+    nonisolated(nonsending) func root(version: UInt64, trace: QueryTrace?) async throws -> (DecodedBlock, IndexLevel)? {
+        guard version >= 2 else { return nil }
+        let b = try await block(version - 1, version: version, trace: trace)
+        guard let first = b.levels.first else { throw TreeError.noRootAt(version: version) }
+        return (b, first)
+    }
+
+    /// Key bytes of key `i` of a node stored in `owner`.
+    @inline(__always)
+    nonisolated(nonsending) func key(
+        _ i: Int, of level: IndexLevel, owner: DecodedBlock, version: UInt64, trace: QueryTrace?
+    ) async throws
+        -> [UInt8]
+    {
+        let ks = level.keys[i]
+        if ks == owner.seq { return owner.key }
+        guard ks <= owner.seq else {
+            throw TreeError.badPointer(seq: owner.seq, reason: "key points forward to block \(ks)")
+        }
+        return try await block(ks, version: version, trace: trace).key
+    }
+
+    /// Point lookup at `version`.
+    nonisolated(nonsending) func get(_ key: [UInt8], version: UInt64, trace: QueryTrace?) async throws -> TreeEntry? {
+        guard var node = try await rootNode(version: version, trace: trace) else { return nil }
+        for _ in 0..<TreeStore.maxDepth {
+            var s = 0
+            var e = node.keyCount
+            while s < e {
+                let mid = (s + e) >> 1
+                let kb: DecodedBlock
+                if trace == nil, let hit = node.keyBlocks[mid] {
+                    kb = hit
+                } else {
+                    kb = try await keyBlock(node, mid, version: version, trace: trace)
+                }
+                let c = compareBytes(key, kb.key)
+                if c == 0 { return kb.entry }
+                if c < 0 { e = mid } else { s = mid + 1 }
+            }
+            if node.isLeaf { return nil }
+            if trace == nil, let hit = cachedChild(node, s) {
+                node = hit
+            } else {
+                node = try await child(node, s, version: version, trace: trace)
+            }
+        }
+        throw TreeError.tooDeep(limit: TreeStore.maxDepth)
+    }
+}
+
+/// A FIFO async mutex serialising writers (never blocks a thread).
+actor AsyncLock {
+    private var locked = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func lock() async {
+        if !locked {
+            locked = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func unlock() {
+        if waiters.isEmpty {
+            locked = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}

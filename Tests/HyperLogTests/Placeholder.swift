@@ -1,1 +1,0 @@
-// Tests for HyperLog: filled by its issue.

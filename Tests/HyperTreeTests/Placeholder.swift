@@ -1,1 +1,0 @@
-// Tests for HyperTree: filled by its issue.

@@ -1,1 +1,0 @@
-// Tests for NostrRelay: filled by its issue.
