@@ -9,4 +9,4 @@ if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 "$VENV/bin/python" -c 'import nostr_sdk' 2>/dev/null || "$VENV/bin/pip" install -q nostr-sdk==0.45.1
 swift build -c release --product hypertuna-gateway
 swift build -c release --product RelayBench
-exec .build/release/RelayBench --gateway .build/release/hypertuna-gateway --python "$VENV/bin/python" "$@"
+exec .build/release/RelayBench --gateway .build/release/hypertuna-gateway --python "$VENV/bin/python" --stores hypertree,lmdb "$@"

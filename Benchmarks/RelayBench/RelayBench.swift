@@ -20,6 +20,7 @@ struct RelayBench: AsyncParsableCommand {
     @Option(help: "Distinct t-tag topics.") var topics = 200
     @Option(help: "Scratch directory for data and logs.") var work = "/tmp/relaybench"
     @Flag(help: "Only run the baseline relay.") var skipGateway = false
+    @Option(help: "Gateway stores to measure, comma-separated (hypertree, lmdb).") var stores = "hypertree"
     @Option(
         help:
             "EVENTs per websocket connection before reconnecting (nostr-sdk's LocalRelay drops a connection after about 6,000 messages)."
@@ -52,17 +53,18 @@ struct RelayBench: AsyncParsableCommand {
         let filters = makeQueries(data)
         var results: [TargetResult] = []
 
-        let port = Processes.freePort()
-        if !skipGateway {
+        for store in skipGateway ? [] : stores.split(separator: ",").map(String.init) {
+            let port = Processes.freePort()
             let gw = try Processes.launch(
                 gateway, ["serve"],
                 environment: [
-                    "PORT": "\(port)", "GATEWAY_HOST": "127.0.0.1", "GATEWAY_RELAY_STORAGE": "\(work)/gateway-data",
-                    "GATEWAY_RATELIMIT_ENABLED": "false", "GATEWAY_LOG_LEVEL": "warning",
-                ], port: port, log: "\(work)/gateway.log")
+                    "PORT": "\(port)", "GATEWAY_HOST": "127.0.0.1", "GATEWAY_RELAY_STORAGE": "\(work)/gateway-\(store)",
+                    "GATEWAY_RATELIMIT_ENABLED": "false", "GATEWAY_LOG_LEVEL": "warning", "GATEWAY_RELAY_STORE": store,
+                ], port: port, log: "\(work)/gateway-\(store).log")
             do {
                 results.append(
-                    try await measure(name: "hypertuna-gateway", url: "ws://127.0.0.1:\(port)", data, filters, logger))
+                    try await measure(
+                        name: "hypertuna-gateway (\(store))", url: "ws://127.0.0.1:\(port)", data, filters, logger))
             } catch {
                 Processes.stop(gw)
                 throw error
@@ -167,25 +169,28 @@ struct RelayBench: AsyncParsableCommand {
 
     func report(_ results: [TargetResult], verify: Double) {
         print("\n== Summary")
-        guard let gw = results.first(where: { $0.name == "hypertuna-gateway" }) else { return }
-        let ingestRatio = gw.ingestPerSecond / verify
-        print(
-            String(
-                format: "gateway ingest / single-core verify rate = %.0f / %.0f = %.2fx (target >= 0.40x): %@",
-                gw.ingestPerSecond, verify, ingestRatio, ingestRatio >= 0.4 ? "MET" : "NOT MET"))
-        guard let base = results.first(where: { $0.name != "hypertuna-gateway" }) else { return }
-        print(
-            String(
-                format: "gateway ingest / baseline ingest = %.0f / %.0f = %.2fx",
-                gw.ingestPerSecond, base.ingestPerSecond, gw.ingestPerSecond / base.ingestPerSecond))
-        for (i, (label, p, _)) in gw.latencies.enumerated() {
-            let b = base.latencies[i].1
-            let ok = p.p50 <= b.p50 && p.p99 <= b.p99
+        let base = results.first { !$0.name.hasPrefix("hypertuna-gateway") }
+        for gw in results where gw.name.hasPrefix("hypertuna-gateway") {
+            let ingestRatio = gw.ingestPerSecond / verify
             print(
                 String(
-                    format: "REQ %-12@ p50 %.2f vs %.2f ms (%.2fx), p99 %.2f vs %.2f ms (%.2fx): %@",
-                    label as NSString, p.p50, b.p50, p.p50 / b.p50, p.p99, b.p99, p.p99 / b.p99,
-                    ok ? "no worse than baseline" : "WORSE than baseline"))
+                    format: "%@: ingest / single-core verify rate = %.0f / %.0f = %.2fx (target >= 0.40x): %@",
+                    gw.name as NSString, gw.ingestPerSecond, verify, ingestRatio, ingestRatio >= 0.4 ? "MET" : "NOT MET"
+                ))
+            guard let base else { continue }
+            print(
+                String(
+                    format: "  ingest vs baseline = %.0f / %.0f = %.2fx", gw.ingestPerSecond, base.ingestPerSecond,
+                    gw.ingestPerSecond / base.ingestPerSecond))
+            for (i, (label, p, _)) in gw.latencies.enumerated() {
+                let b = base.latencies[i].1
+                let ok = p.p50 <= b.p50 && p.p99 <= b.p99
+                print(
+                    String(
+                        format: "  REQ %-12@ p50 %.2f vs %.2f ms (%.2fx), p99 %.2f vs %.2f ms (%.2fx): %@",
+                        label as NSString, p.p50, b.p50, p.p50 / b.p50, p.p99, b.p99, p.p99 / b.p99,
+                        ok ? "no worse than baseline" : "WORSE than baseline"))
+            }
         }
     }
 }
