@@ -108,3 +108,45 @@ def test_import_then_serve_then_export(make_gateway):
     assert p.returncode == 0, p.stderr
     exported = [json.loads(line) for line in p.stdout.splitlines()]
     assert sorted(e["id"] for e in exported) == sorted(e["id"] for e in events)
+
+
+def test_sigterm_closes_connections_and_exits_cleanly(make_gateway):
+    import asyncio
+    import signal
+    import time
+
+    import websockets
+
+    from nostr_raw import RawClient, Signer
+
+    gw = make_gateway().start()
+    signer = Signer()
+
+    async def body():
+        c = await RawClient.connect(gw.url)
+        await c.recv()  # AUTH challenge
+        stored = signer.event(1, "before shutdown")
+        assert (await c.publish(stored))[2] is True
+        await c.send(["REQ", "open", {"kinds": [1]}])
+        await c.recv_until(lambda f: f[0] == "EOSE")
+        started = time.monotonic()
+        gw.proc.send_signal(signal.SIGTERM)
+        try:
+            while True:
+                await c.recv(timeout=10)
+        except websockets.exceptions.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code in (1000, 1001)
+        return stored, time.monotonic() - started
+
+    stored, _ = asyncio.run(asyncio.wait_for(body(), 30))
+    assert gw.proc.wait(15) == 0
+    assert "flushing and closing the relay log" in gw.log()
+    gw.start()
+
+    async def check():
+        c = await RawClient.connect(gw.url)
+        got = await c.query("after", {"ids": [stored["id"]]})
+        await c.close()
+        return got
+
+    assert [e["id"] for e in asyncio.run(asyncio.wait_for(check(), 20))] == [stored["id"]]
