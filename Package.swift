@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "HyperLog", targets: ["HyperLog"]),
         .library(name: "HyperTree", targets: ["HyperTree"]),
         .library(name: "NostrRelay", targets: ["NostrRelay"]),
+        .library(name: "NostrRelayServer", targets: ["NostrRelayServer"]),
         .library(name: "TokenService", targets: ["TokenService"]),
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "Dispatcher", targets: ["Dispatcher"]),
