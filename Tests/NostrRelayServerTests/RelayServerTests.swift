@@ -5,6 +5,7 @@ import HummingbirdTesting
 import HummingbirdWSTesting
 import Logging
 import NIOCore
+import NostrRelay
 import Prometheus
 import Synchronization
 import Testing
@@ -144,5 +145,44 @@ struct RelayServerTests {
         #expect(!queue.send("overflow"))
         #expect(queue.isClosing)
         #expect(!queue.send("after"))
+    }
+}
+
+@Suite("Gateway front over the real engine")
+struct EngineFrontTests {
+    @Test("an EVENT over the websocket is stored and acknowledged, then served back to a REQ with one EOSE")
+    func publishAndQuery() async throws {
+        var config = RelayConfiguration(auth: .disabled)
+        config.eventsPerIP = .unlimited
+        let relay = Relay(
+            configuration: config, store: InMemoryEventStore(), policy: OpenWritePolicy(), logger: Logger(label: "t"))
+        let app = RelayServer.makeApplication(
+            frontend: relay, settings: RelayServerSettings(host: "127.0.0.1", port: 0), registry: nil,
+            logger: Logger(label: "t"))
+        let event = try NostrEvent.signed(
+            secretKey: [UInt8](repeating: 3, count: 32), createdAt: Int64(Date().timeIntervalSince1970), kind: 1,
+            content: "over the wire")
+        try await app.test(.live) { client in
+            let frames = Mutex<[String]>([])
+            try await client.ws("/") { inbound, outbound, _ in
+                var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                func next() async throws -> String? {
+                    guard case .text(let t) = try await iterator.next() else { return nil }
+                    frames.withLock { $0.append(t) }
+                    return t
+                }
+                try await outbound.write(.text("[\"EVENT\",\(event.json)]"))
+                _ = try await next()
+                try await outbound.write(.text(#"["REQ","s",{"ids":["\#(event.id)"]}]"#))
+                _ = try await next()
+                _ = try await next()
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            #expect(
+                frames.withLock { $0 } == [
+                    #"["OK","\#(event.id)",true,""]"#, #"["EVENT","s",\#(event.json)]"#, #"["EOSE","s"]"#,
+                ])
+        }
+        try await relay.shutdown()
     }
 }
