@@ -1,6 +1,8 @@
 """Baseline for RelayBench: rust-nostr's in-memory relay (nostr-sdk 0.45.1 LocalRelay) on 127.0.0.1:<port>,
 with rate limits raised so that it measures throughput, not its limiter."""
 import asyncio
+import os
+import signal
 import sys
 
 import nostr_sdk as n
@@ -18,7 +20,17 @@ async def main(port: int):
     )
     await relay.run()
     print("READY", await relay.url(), flush=True)
-    await asyncio.Event().wait()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    parent = os.getppid()
+    while not stop.is_set() and os.getppid() == parent:  # also end when RelayBench is gone
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+    relay.shutdown()
 
 
 if __name__ == "__main__":
