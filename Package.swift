@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "HyperLog", targets: ["HyperLog"]),
         .library(name: "HyperTree", targets: ["HyperTree"]),
         .library(name: "NostrRelay", targets: ["NostrRelay"]),
+        .library(name: "NostrRelayServer", targets: ["NostrRelayServer"]),
         .library(name: "TokenService", targets: ["TokenService"]),
         .library(name: "PeerProtocol", targets: ["PeerProtocol"]),
         .library(name: "Telemetry", targets: ["Telemetry"]),
@@ -23,6 +24,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Gateway server (NostrRelayServer, GatewayApp, RelayBench).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries (Debian: libsodium-dev, liblmdb-dev, libsecp256k1-dev).
@@ -80,12 +87,30 @@ let package = Package(
             ]
         ),
 
+        // Websocket/HTTP front of the relay engine (Hummingbird 2).
+        .target(
+            name: "NostrRelayServer",
+            dependencies: [
+                "NostrRelay", "HyperCrypto", "LMDBKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
         // Executables.
         .executableTarget(
             name: "GatewayApp",
             dependencies: [
-                "HyperLog",
+                "HyperLog", "HyperCrypto", "NostrRelay", "NostrRelayServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -101,6 +126,17 @@ let package = Package(
         .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
         .executableTarget(
             name: "DispatcherBench", dependencies: ["Dispatcher", "AllocationCounter"], path: "Benchmarks/DispatcherBench"),
+        .executableTarget(
+            name: "RelayBench",
+            dependencies: [
+                "CSecp256k1", "HyperCrypto", "NostrRelay",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/RelayBench",
+            exclude: ["baseline_relay.py"]
+        ),
         .executableTarget(
             name: "NostrRelayBench", dependencies: ["NostrRelay", "HyperCrypto", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/NostrRelayBench"),
@@ -142,6 +178,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "NostrRelayServerTests",
+            dependencies: [
+                "NostrRelayServer", "NostrRelay", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ]
         ),
     ]

@@ -1,25 +1,52 @@
 import ArgumentParser
+import Foundation
 import HyperLog
 
 /// `hypertuna-gateway log ...`: append to, inspect and verify the signed log kept under a data directory.
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "Append to, inspect or verify the gateway's signed log (LMDB store under --data).",
+        abstract: "Inspect or verify the gateway's signed relay log; append to or demo a scratch log beside it.",
         subcommands: [Append.self, Inspect.self, Verify.self, Demo.self])
 
     struct Location: ParsableArguments {
-        @Option(help: "Data directory holding the LMDB log store (created if missing).")
+        @Option(help: "Gateway data directory; the logs live in <data>/relay-log, as `serve` keeps them.")
         var data: String = "./data"
 
-        @Option(help: "Log name inside the store.")
-        var name: String = "relay"
+        @Option(help: "Log name inside the store (`relay` is the gateway's relay log; default: see each command).")
+        var name: String?
 
-        /// Opens the store and the log (creating the log and its key pair on first use).
-        func open(mode: SigningMode = .manifest) throws -> (LMDBLogStore, HyperLog) {
-            let store = try LMDBLogStore(path: data)
+        /// The name of the log that holds the relay's HyperTree (see `IndexedEventStore.durable`).
+        static let relayLogName = "relay"
+
+        var storeDirectory: String { (data as NSString).appendingPathComponent("relay-log") }
+
+        /// Opens an existing log for reading (`relay` by default); a missing log is a clear error.
+        func openExisting() throws -> (LMDBLogStore, HyperLog) {
+            let logName = name ?? Self.relayLogName
+            guard FileManager.default.fileExists(atPath: storeDirectory) else {
+                throw ValidationError("no log store at \(storeDirectory) (start `hypertuna-gateway serve` first)")
+            }
+            let store = try LMDBLogStore(path: storeDirectory)
             do {
-                return (store, try HyperLog.openOrCreate(in: try store.open(name: name), mode: mode))
+                return (store, try HyperLog.open(try store.open(name: logName)))
+            } catch {
+                store.close()
+                throw error
+            }
+        }
+
+        /// Opens (creating with its own key pair on first use) a scratch log for raw blocks; never the relay log,
+        /// whose blocks must stay HyperTree nodes.
+        func openScratch(mode: SigningMode = .manifest) throws -> (LMDBLogStore, HyperLog) {
+            let logName = name ?? "scratch"
+            guard logName != Self.relayLogName else {
+                throw ValidationError(
+                    "refusing to append raw blocks to the relay log: its blocks are the relay's HyperTree; use --name")
+            }
+            let store = try LMDBLogStore(path: storeDirectory)
+            do {
+                return (store, try HyperLog.openOrCreate(in: try store.open(name: logName), mode: mode))
             } catch {
                 store.close()
                 throw error
@@ -44,7 +71,7 @@ struct LogCommand: ParsableCommand {
                 throw ValidationError("--mode must be manifest or compat")
             }
             guard !text.isEmpty else { throw ValidationError("give at least one block text") }
-            let (store, log) = try location.open(mode: mode)
+            let (store, log) = try location.openScratch(mode: mode)
             defer { store.close() }
             let before = log.length
             let length = try log.append(text.map { Array($0.utf8) })
@@ -62,7 +89,7 @@ struct LogCommand: ParsableCommand {
         var last: Int = 5
 
         func run() throws {
-            let (store, log) = try location.open()
+            let (store, log) = try location.openExisting()
             defer { store.close() }
             print(log.info)
             let length = log.length
@@ -85,7 +112,7 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var location: Location
 
         func run() throws {
-            let (store, log) = try location.open()
+            let (store, log) = try location.openExisting()
             defer { store.close() }
             let checked = try log.verify()
             print("ok: signature valid for length \(log.length) (fork \(log.fork)); \(checked) blocks verified")
@@ -103,7 +130,7 @@ struct LogCommand: ParsableCommand {
 
         func run() async throws {
             guard count > 0 && count <= 100_000 else { throw ValidationError("--count must be 1...100000") }
-            let (store, log) = try location.open()
+            let (store, log) = try location.openScratch()
             defer { store.close() }
             let start = log.length
             let batch = (0..<count).map { i in Array("demo block \(start + UInt64(i))".utf8) }
