@@ -1,0 +1,16 @@
+#ifndef CLEAFHASH_H
+#define CLEAFHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Number of leaves `hl_leafhash_lanes` hashes at once, or 0 when this CPU has no multi-lane kernel
+/// (callers then hash one leaf at a time with libsodium).
+int hl_leafhash_lanes(void);
+
+/// Hypercore leaf hashes of `hl_leafhash_lanes()` blocks of the same length `len`:
+/// out[32*i ..< 32*i+32] = BLAKE2b-256(0x00 || u64le(len) || data[i][0 ..< len]).
+/// Must only be called when `hl_leafhash_lanes()` is nonzero.
+void hl_leafhash_multi(const uint8_t *const *data, size_t len, uint8_t *out);
+
+#endif
