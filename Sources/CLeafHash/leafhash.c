@@ -164,6 +164,37 @@ HL_AVX2 static void hl_leafhash_multi_avx2(const uint8_t *const *data, size_t le
 
 void hl_leafhash_multi(const uint8_t *const *data, size_t len, uint8_t *out) { hl_leafhash_multi_avx2(data, len, out); }
 
+HL_AVX2 static void hl_parenthash_multi_avx2(const uint8_t *const *left, const uint8_t *const *right,
+                                             const uint64_t *sizes, uint8_t *out) {
+    __m256i h[8];
+    for (int i = 0; i < 8; i++) h[i] = _mm256_set1_epi64x((long long)IV[i]);
+    h[0] = _mm256_xor_si256(h[0], _mm256_set1_epi64x(0x01010020LL));
+    uint8_t buf[4][128];
+    for (int l = 0; l < 4; l++) {
+        buf[l][0] = 1;
+        memcpy(buf[l] + 1, &sizes[l], 8);
+        memcpy(buf[l] + 9, left[l], 32);
+        memcpy(buf[l] + 41, right[l], 32);
+        memset(buf[l] + 73, 0, 128 - 73);
+    }
+    __m256i m[16];
+    for (int w = 0; w < 16; w++) {
+        m[w] = _mm256_setr_epi64x((long long)load64(buf[0] + 8 * w), (long long)load64(buf[1] + 8 * w),
+                                  (long long)load64(buf[2] + 8 * w), (long long)load64(buf[3] + 8 * w));
+    }
+    compress4(h, m, 73, 1);
+    uint64_t words[4][4];
+    for (int i = 0; i < 4; i++) _mm256_storeu_si256((__m256i *)words[i], h[i]);
+    for (int l = 0; l < 4; l++) {
+        for (int i = 0; i < 4; i++) memcpy(out + 32 * l + 8 * i, &words[i][l], 8);
+    }
+}
+
+void hl_parenthash_multi(const uint8_t *const *left, const uint8_t *const *right, const uint64_t *sizes,
+                         uint8_t *out) {
+    hl_parenthash_multi_avx2(left, right, sizes, out);
+}
+
 #else
 
 int hl_leafhash_lanes(void) { return 0; }
@@ -171,6 +202,14 @@ int hl_leafhash_lanes(void) { return 0; }
 void hl_leafhash_multi(const uint8_t *const *data, size_t len, uint8_t *out) {
     (void)data;
     (void)len;
+    (void)out;
+}
+
+void hl_parenthash_multi(const uint8_t *const *left, const uint8_t *const *right, const uint64_t *sizes,
+                         uint8_t *out) {
+    (void)left;
+    (void)right;
+    (void)sizes;
     (void)out;
 }
 

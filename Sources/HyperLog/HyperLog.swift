@@ -188,28 +188,15 @@ public final class HyperLog: @unchecked Sendable {
         let (length, byteLength): (UInt64, UInt64) = try lock.withLock {
             if blocks.isEmpty { return (state.header.length, state.header.byteLength) }
             var header = state.header
-            var roots = state.roots
             var batch = LogWriteBatch()
-            var nodes: [TreeNode] = []
-            nodes.reserveCapacity(blocks.count * 2)
-            let leafHashes = LeafHasher.hash(blocks)
+            let sizes = blocks.map { UInt64($0.count) }
+            let (nodes, roots) = AppendTree.build(
+                roots: state.roots, firstBlock: header.length, sizes: sizes, leafHashes: LeafHasher.hash(blocks))
             for (k, block) in blocks.enumerated() {
-                let leaf = TreeNode(index: 2 * header.length, size: UInt64(block.count), hash: leafHashes[k])
-                batch.put(.blocks, LogKeys.u64(header.length), block)
-                nodes.append(leaf)
-                roots.append(leaf)
-                while roots.count > 1 {
-                    let right = roots[roots.count - 1]
-                    let left = roots[roots.count - 2]
-                    guard FlatTree.sibling(right.index) == left.index else { break }
-                    let p = TreeNode.parent(left, right)
-                    nodes.append(p)
-                    roots.removeLast(2)
-                    roots.append(p)
-                }
-                header.length += 1
-                header.byteLength += leaf.size
+                batch.put(.blocks, LogKeys.u64(header.length + UInt64(k)), block)
+                header.byteLength += sizes[k]
             }
+            header.length += UInt64(blocks.count)
             var nodeWriter = NodeWriter(storage: storage)
             for n in nodes { try nodeWriter.put(n) }
             nodeWriter.flush(into: &batch)

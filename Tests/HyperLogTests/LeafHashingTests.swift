@@ -60,3 +60,47 @@ struct LeafHashingTests {
         #expect(LeafHasher.lanes == 0 || LeafHasher.lanes == 4)
     }
 }
+
+@Suite("Append tree building")
+struct AppendTreeTests {
+    /// The reference: leaves pushed one at a time, merging siblings with libsodium parent hashes.
+    static func sequential(roots: [TreeNode], firstBlock: UInt64, blocks: [[UInt8]]) -> ([TreeNode], [TreeNode]) {
+        var roots = roots
+        var nodes: [TreeNode] = []
+        for (k, b) in blocks.enumerated() {
+            let leaf = TreeNode.leaf(block: firstBlock + UInt64(k), data: b)
+            nodes.append(leaf)
+            roots.append(leaf)
+            while roots.count > 1, FlatTree.sibling(roots[roots.count - 1].index) == roots[roots.count - 2].index {
+                let p = TreeNode.parent(roots[roots.count - 2], roots[roots.count - 1])
+                nodes.append(p)
+                roots.removeLast(2)
+                roots.append(p)
+            }
+        }
+        return (nodes, roots)
+    }
+
+    @Test("level-by-level SIMD parent hashing equals one-at-a-time merging over random batch sequences")
+    func matchesSequential() {
+        var rng = SeededGenerator(seed: 0x7EE)
+        for trial in 0..<12 {
+            var roots: [TreeNode] = []
+            var length: UInt64 = 0
+            for _ in 0..<6 {
+                let count = [1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 100, 333][Int.random(in: 0..<12, using: &rng)]
+                let blocks = LeafHashingTests.randomBatch(count: count, using: &rng)
+                let (wantNodes, wantRoots) = Self.sequential(roots: roots, firstBlock: length, blocks: blocks)
+                for mode in [AppendTree.Mode.lanes, .scalar] {
+                    let (nodes, newRoots) = AppendTree.build(
+                        roots: roots, firstBlock: length, sizes: blocks.map { UInt64($0.count) },
+                        leafHashes: LeafHasher.hash(blocks), mode: mode)
+                    #expect(nodes == wantNodes, "trial \(trial), length \(length) + \(count), \(mode)")
+                    #expect(newRoots == wantRoots, "trial \(trial), length \(length) + \(count), \(mode)")
+                }
+                roots = wantRoots
+                length += UInt64(count)
+            }
+        }
+    }
+}
