@@ -15,31 +15,62 @@ enum AppendTree {
     static func build(
         roots: [TreeNode], firstBlock: UInt64, sizes: [UInt64], leafHashes: [[UInt8]], mode: Mode = .lanes
     ) -> (nodes: [TreeNode], roots: [TreeNode]) {
-        var work = roots
-        work.reserveCapacity(roots.count + 2 * sizes.count)
-        var stack = Array(work.indices)
-        // byDepth[d]: positions in `work` of the new parents at depth d and of their two children.
-        var byDepth: [[Merge]] = []
-        for k in sizes.indices {
-            work.append(TreeNode(index: 2 * (firstBlock + UInt64(k)), size: sizes[k], hash: leafHashes[k]))
-            stack.append(work.count - 1)
-            while stack.count > 1 {
-                let right = stack[stack.count - 1]
-                let left = stack[stack.count - 2]
-                guard FlatTree.sibling(work[right].index) == work[left].index else { break }
-                let index = FlatTree.parent(work[left].index)
-                work.append(TreeNode(index: index, size: work[left].size + work[right].size, hash: []))
-                let depth = Int(FlatTree.depth(index))
-                while byDepth.count <= depth { byDepth.append([]) }
-                byDepth[depth].append(Merge(parent: work.count - 1, left: left, right: right))
-                stack.removeLast(2)
+        var plan = Plan(roots: roots, firstBlock: firstBlock, sizes: sizes)
+        return plan.finish(leafHashes: leafHashes, mode: mode)
+    }
+
+    /// The shape of an append (node indices and sizes, no hashes yet), known before any hashing is done.
+    struct Plan {
+        /// Old roots, then the new nodes in creation order; new nodes get their hashes in `finish`.
+        private var work: [TreeNode]
+        private let oldRoots: Int
+        private let leaves: [Int]
+        private let stack: [Int]
+        /// byDepth[d]: the new parents at depth d with their children (positions in `work`).
+        private let byDepth: [[Merge]]
+
+        init(roots: [TreeNode], firstBlock: UInt64, sizes: [UInt64]) {
+            var work = roots
+            work.reserveCapacity(roots.count + 2 * sizes.count)
+            var stack = Array(work.indices)
+            var leaves: [Int] = []
+            leaves.reserveCapacity(sizes.count)
+            var byDepth: [[Merge]] = []
+            for k in sizes.indices {
+                work.append(TreeNode(index: 2 * (firstBlock + UInt64(k)), size: sizes[k], hash: []))
+                leaves.append(work.count - 1)
                 stack.append(work.count - 1)
+                while stack.count > 1 {
+                    let right = stack[stack.count - 1]
+                    let left = stack[stack.count - 2]
+                    guard FlatTree.sibling(work[right].index) == work[left].index else { break }
+                    let index = FlatTree.parent(work[left].index)
+                    work.append(TreeNode(index: index, size: work[left].size + work[right].size, hash: []))
+                    let depth = Int(FlatTree.depth(index))
+                    while byDepth.count <= depth { byDepth.append([]) }
+                    byDepth[depth].append(Merge(parent: work.count - 1, left: left, right: right))
+                    stack.removeLast(2)
+                    stack.append(work.count - 1)
+                }
             }
+            self.work = work
+            self.oldRoots = roots.count
+            self.leaves = leaves
+            self.stack = stack
+            self.byDepth = byDepth
         }
-        for level in byDepth where !level.isEmpty {
-            hashParents(level, in: &work, mode: mode)
+
+        /// Flat-tree indices of every node the append creates (to load their storage pages early).
+        var newIndices: [UInt64] { work[oldRoots...].map(\.index) }
+
+        /// Fills in the hashes: `leafHashes[k]` for block k, then the parents level by level. Call once.
+        mutating func finish(leafHashes: [[UInt8]], mode: Mode = .lanes) -> (nodes: [TreeNode], roots: [TreeNode]) {
+            for (k, p) in leaves.enumerated() { work[p].hash = leafHashes[k] }
+            for level in byDepth where !level.isEmpty {
+                AppendTree.hashParents(level, in: &work, mode: mode)
+            }
+            return (Array(work[oldRoots...]), stack.map { work[$0] })
         }
-        return (Array(work[roots.count...]), stack.map { work[$0] })
     }
 
     /// Copies a 32-byte hash to `dst` (the caller checked the length).
@@ -55,7 +86,7 @@ enum AppendTree {
     }
 
     /// Fills the hashes of the parents of `merges` (all at one depth, so their children are already hashed).
-    private static func hashParents(_ merges: [Merge], in work: inout [TreeNode], mode: Mode) {
+    fileprivate static func hashParents(_ merges: [Merge], in work: inout [TreeNode], mode: Mode) {
         var i = 0
         if mode == .lanes && LeafHasher.lanes == 4 {
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3 * 128) { buf in

@@ -40,7 +40,7 @@ enum LeafHasher {
 
     /// Hashes `blocks[range]` into `out`: runs of four equal-length blocks through the SIMD kernel, the rest with
     /// libsodium.
-    private static func hash(_ blocks: [[UInt8]], _ range: Range<Int>, into out: LeafSlots) {
+    fileprivate static func hash(_ blocks: [[UInt8]], _ range: Range<Int>, into out: LeafSlots) {
         var i = range.lowerBound
         if lanes == 4 {
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { digests in
@@ -76,6 +76,92 @@ enum LeafHasher {
         while i < range.upperBound {
             out.set(i, HypercoreCrypto.leafHash(blocks[i]))
             i += 1
+        }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Leaf hashing of one batch beside other work (an append's storage writes): `start` hands chunks of about
+/// 64 KiB to helper threads, and `finish` has the caller hash the chunks no helper has taken yet, then waits for
+/// the chunks in progress. A helper that starts late finds nothing left, so a busy thread pool delays nothing.
+final class LeafHashJob: @unchecked Sendable {
+    // Invariant: `next`, `unfinished` and `waiting` are only touched under `lock`. Slots of a chunk are written only
+    // by the thread that claimed it, and read by `finish` after `unfinished` reached 0 (seen under `lock`, or
+    // signalled through `done` by the thread that finished the last chunk).
+    private let blocks: [[UInt8]]
+    private let out: LeafSlots
+    /// Chunk c covers blocks bounds[c]..<bounds[c + 1]; every bound but the last is a multiple of 4.
+    private let bounds: [Int]
+    private let parallel: Bool
+    private let lock = Lock()
+    private var next = 0
+    private var unfinished: Int
+    private var waiting = false
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Helper threads per job: one less than the cores (the caller is busy meanwhile), at most 3.
+    static let helpers = max(0, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1, 3))
+    static let chunkBytes = 64 * 1024
+
+    init(_ blocks: [[UInt8]]) {
+        self.blocks = blocks
+        out = LeafSlots(count: blocks.count)
+        var bounds = [0]
+        var bytes = 0
+        var total = 0
+        for (i, b) in blocks.enumerated() {
+            bytes += b.count
+            total += b.count
+            if bytes >= Self.chunkBytes && (i + 1) % 4 == 0 && i + 1 < blocks.count {
+                bounds.append(i + 1)
+                bytes = 0
+            }
+        }
+        bounds.append(blocks.count)
+        self.bounds = bounds
+        unfinished = bounds.count - 1
+        parallel = Self.helpers > 0 && blocks.count >= 16 && total >= LeafHasher.parallelThreshold
+    }
+
+    /// Starts the helpers (none for a batch under `LeafHasher.parallelThreshold` bytes).
+    func start() {
+        guard parallel else { return }
+        for _ in 0..<min(Self.helpers, bounds.count - 2) {
+            DispatchQueue.global().async { self.work() }
+        }
+    }
+
+    /// The leaf hashes of every block, in order.
+    func finish() -> [[UInt8]] {
+        work()
+        let wait = lock.withLock {
+            if unfinished == 0 { return false }
+            waiting = true
+            return true
+        }
+        if wait { done.wait() }
+        return out.values()
+    }
+
+    private func work() {
+        while true {
+            let claimed: Int? = lock.withLock {
+                guard next < bounds.count - 1 else { return nil }
+                next += 1
+                return next - 1
+            }
+            guard let c = claimed else { return }
+            LeafHasher.hash(blocks, bounds[c]..<bounds[c + 1], into: out)
+            let last = lock.withLock {
+                unfinished -= 1
+                return unfinished == 0 && waiting
+            }
+            if last { done.signal() }
         }
     }
 }
