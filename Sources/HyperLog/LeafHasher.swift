@@ -87,7 +87,7 @@ enum LeafHasher {
 #endif
 
 /// Leaf hashing of one batch beside other work (an append's storage writes): `start` hands chunks of about
-/// 64 KiB to helper threads, and `finish` has the caller hash the chunks no helper has taken yet, then waits for
+/// 16 KiB to helper threads, and `finish` has the caller hash the chunks no helper has taken yet, then waits for
 /// the chunks in progress. A helper that starts late finds nothing left, so a busy thread pool delays nothing.
 final class LeafHashJob: @unchecked Sendable {
     // Invariant: `next`, `unfinished` and `waiting` are only touched under `lock`. Slots of a chunk are written only
@@ -106,7 +106,7 @@ final class LeafHashJob: @unchecked Sendable {
 
     /// Helper threads per job: one less than the cores (the caller is busy meanwhile), at most 3.
     static let helpers = max(0, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1, 3))
-    static let chunkBytes = 64 * 1024
+    static let chunkBytes = 16 * 1024
 
     init(_ blocks: [[UInt8]]) {
         self.blocks = blocks
