@@ -44,9 +44,13 @@ static int avx2_usable(void) {
 }
 
 int hl_leafhash_lanes(void) {
-    static int lanes = -1;  // benign race: every thread computes the same value
-    if (lanes < 0) lanes = avx2_usable() ? 4 : 0;
-    return lanes;
+    static int lanes = -1;  // every thread that races here computes and stores the same value
+    int v = __atomic_load_n(&lanes, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = avx2_usable() ? 4 : 0;
+        __atomic_store_n(&lanes, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }
 
 #define ROR32(x) _mm256_shuffle_epi32((x), _MM_SHUFFLE(2, 3, 0, 1))
