@@ -43,7 +43,8 @@ let package = Package(
         .target(name: "CompactEncoding"),
 
         // Storage: signed Merkle log, B-tree on top.
-        .target(name: "HyperLog", dependencies: ["HyperCrypto", "LMDBKit", "CompactEncoding"]),
+        .target(name: "CLeafHash"),
+        .target(name: "HyperLog", dependencies: ["HyperCrypto", "LMDBKit", "CompactEncoding", "CLeafHash"]),
         .target(name: "HyperTree", dependencies: ["HyperLog"]),
 
         // Nostr relay engine.

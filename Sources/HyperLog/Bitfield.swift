@@ -28,15 +28,40 @@ public struct Bitfield: Sendable, Equatable {
         dirty.insert(pageNo)
     }
 
-    /// Sets or clears bits [start, end).
+    /// Sets or clears bits [start, end), a page and a word at a time.
     public mutating func setRange(_ start: UInt64, _ end: UInt64, _ value: Bool) {
         var i = start
         while i < end {
-            // Whole empty pages need no work when clearing.
-            if !value, i % Self.pageBits == 0, pages[i / Self.pageBits] == nil {
-                i += Self.pageBits
-                continue
+            let pageNo = i / Self.pageBits
+            let pageEnd = min(end, (pageNo + 1) * Self.pageBits)
+            if pages[pageNo] == nil {
+                // Whole empty pages need no work when clearing.
+                if !value {
+                    i = pageEnd
+                    continue
+                }
+                pages[pageNo] = [UInt32](repeating: 0, count: Self.wordsPerPage)
             }
+            dirty.insert(pageNo)
+            var bit = Int(i % Self.pageBits)
+            let last = Int(pageEnd - pageNo * Self.pageBits)  // exclusive, within the page
+            pages[pageNo]!.withUnsafeMutableBufferPointer { words in
+                while bit < last {
+                    let inWord = bit & 31
+                    let count = min(32 - inWord, last - bit)
+                    let mask: UInt32 = (count == 32 ? ~0 : ((1 << UInt32(count)) - 1)) << UInt32(inWord)
+                    if value { words[bit >> 5] |= mask } else { words[bit >> 5] &= ~mask }
+                    bit += count
+                }
+            }
+            i = pageEnd
+        }
+    }
+
+    /// The reference for `setRange`: one bit at a time (tests).
+    mutating func setRangeBitByBit(_ start: UInt64, _ end: UInt64, _ value: Bool) {
+        var i = start
+        while i < end {
             set(i, value)
             i += 1
         }

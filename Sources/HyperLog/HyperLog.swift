@@ -188,41 +188,39 @@ public final class HyperLog: @unchecked Sendable {
         let (length, byteLength): (UInt64, UInt64) = try lock.withLock {
             if blocks.isEmpty { return (state.header.length, state.header.byteLength) }
             var header = state.header
-            var roots = state.roots
-            var batch = LogWriteBatch()
-            var nodes: [TreeNode] = []
-            nodes.reserveCapacity(blocks.count * 2)
-            let leafHashes = LeafHasher.hash(blocks)
-            for (k, block) in blocks.enumerated() {
-                let leaf = TreeNode(index: 2 * header.length, size: UInt64(block.count), hash: leafHashes[k])
-                batch.put(.blocks, LogKeys.u64(header.length), block)
-                nodes.append(leaf)
-                roots.append(leaf)
-                while roots.count > 1 {
-                    let right = roots[roots.count - 1]
-                    let left = roots[roots.count - 2]
-                    guard FlatTree.sibling(right.index) == left.index else { break }
-                    let p = TreeNode.parent(left, right)
-                    nodes.append(p)
-                    roots.removeLast(2)
-                    roots.append(p)
-                }
-                header.length += 1
-                header.byteLength += leaf.size
-            }
+            // Leaf hashing runs on helper threads while the storage writes the blocks; the tree shape and the node
+            // pages it touches are known before any hash.
+            let job = LeafHashJob(blocks)
+            job.start()
+            let sizes = blocks.map { UInt64($0.count) }
+            var plan = AppendTree.Plan(roots: state.roots, firstBlock: header.length, sizes: sizes)
             var nodeWriter = NodeWriter(storage: storage)
-            for n in nodes { try nodeWriter.put(n) }
-            nodeWriter.flush(into: &batch)
-            var bitfield = state.bitfield
-            bitfield.setRange(state.header.length, header.length, true)
-            if header.contiguousLength == state.header.length {
-                header.contiguousLength = bitfield.firstUnset(from: header.contiguousLength)
+            try nodeWriter.load(plan.newIndices)
+            var head = LogWriteBatch()
+            for (k, block) in blocks.enumerated() {
+                head.put(.blocks, LogKeys.u64(header.length + UInt64(k)), block)
+                header.byteLength += sizes[k]
             }
-            bitfield.flush(into: &batch)
-            header.signature = state.identity.sign(
-                treeHash: HypercoreCrypto.treeHash(roots), length: header.length, fork: header.fork, keyPair: keyPair)
-            batch.put(.meta, LogKeys.header, header.compactEncoded)
-            try storage.write(batch)
+            header.length += UInt64(blocks.count)
+            var roots: [TreeNode] = []
+            var bitfield = state.bitfield
+            try storage.write(head) {
+                let built = plan.finish(leafHashes: job.finish())
+                roots = built.roots
+                var batch = LogWriteBatch()
+                for n in built.nodes { try nodeWriter.put(n) }
+                nodeWriter.flush(into: &batch)
+                bitfield.setRange(state.header.length, header.length, true)
+                if header.contiguousLength == state.header.length {
+                    header.contiguousLength = bitfield.firstUnset(from: header.contiguousLength)
+                }
+                bitfield.flush(into: &batch)
+                header.signature = state.identity.sign(
+                    treeHash: HypercoreCrypto.treeHash(roots), length: header.length, fork: header.fork,
+                    keyPair: keyPair)
+                batch.put(.meta, LogKeys.header, header.compactEncoded)
+                return batch
+            }
             state.header = header
             state.roots = roots
             state.bitfield = bitfield

@@ -121,33 +121,51 @@ final class LMDBLogStorage: LogStorage, @unchecked Sendable {
     }
 
     func write(_ batch: LogWriteBatch) throws {
-        let tables = store.tables
         try wrap {
             try store.environment.write { txn in
-                // Blocks are mostly appended in key order: try MDB_APPEND (full pages, no split) until it refuses.
                 var appending = true
-                for op in batch.ops {
-                    switch op {
-                    case .put(let t, let k, let v):
-                        // Prefix the key in a stack buffer (no heap allocation per put).
-                        try withUnsafeTemporaryAllocation(byteCount: 4 + k.count, alignment: 1) { kb in
-                            prefix.withUnsafeBytes { kb.copyMemory(from: $0) }
-                            k.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: kb[4...]).copyMemory(from: $0) }
-                            try v.withUnsafeBytes { vb in
-                                let key = UnsafeRawBufferPointer(kb)
-                                if t == .blocks && appending {
-                                    if try txn.putAppending(tables[t.rawValue], key: key, value: vb) { return }
-                                    appending = false
-                                }
-                                try txn.put(tables[t.rawValue], key: key, value: vb)
-                            }
+                try apply(batch, txn, &appending)
+            }
+        }
+    }
+
+    func write(_ head: LogWriteBatch, then tail: () throws -> LogWriteBatch) throws {
+        // The environment reruns the body after growing a full map: `tail` is still called only once.
+        var rest: LogWriteBatch? = nil
+        try wrap {
+            try store.environment.write { txn in
+                var appending = true
+                try apply(head, txn, &appending)
+                if rest == nil { rest = try tail() }
+                try apply(rest!, txn, &appending)
+            }
+        }
+    }
+
+    /// Applies the ops of `batch` in `txn`. Blocks are mostly appended in key order: they go in with MDB_APPEND
+    /// (full pages, no split) until LMDB refuses one, then `appending` turns false.
+    private func apply(_ batch: LogWriteBatch, _ txn: LMDBTransaction, _ appending: inout Bool) throws {
+        let tables = store.tables
+        for op in batch.ops {
+            switch op {
+            case .put(let t, let k, let v):
+                // Prefix the key in a stack buffer (no heap allocation per put).
+                try withUnsafeTemporaryAllocation(byteCount: 4 + k.count, alignment: 1) { kb in
+                    prefix.withUnsafeBytes { kb.copyMemory(from: $0) }
+                    k.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: kb[4...]).copyMemory(from: $0) }
+                    try v.withUnsafeBytes { vb in
+                        let key = UnsafeRawBufferPointer(kb)
+                        if t == .blocks && appending {
+                            if try txn.putAppending(tables[t.rawValue], key: key, value: vb) { return }
+                            appending = false
                         }
-                    case .delete(let t, let k):
-                        try txn.delete(tables[t.rawValue], key: full(k))
-                    case .deleteRange(let t, let from, let to):
-                        try txn.deleteRange(tables[t.rawValue], from: full(from), to: to.map(full) ?? nextPrefix)
+                        try txn.put(tables[t.rawValue], key: key, value: vb)
                     }
                 }
+            case .delete(let t, let k):
+                try txn.delete(tables[t.rawValue], key: full(k))
+            case .deleteRange(let t, let from, let to):
+                try txn.deleteRange(tables[t.rawValue], from: full(from), to: to.map(full) ?? nextPrefix)
             }
         }
     }

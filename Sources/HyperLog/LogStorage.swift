@@ -30,6 +30,8 @@ public struct LogWriteBatch: Sendable {
     public mutating func deleteRange(_ table: LogTable, from: [UInt8], to: [UInt8]?) {
         ops.append(.deleteRange(table, from: from, to: to))
     }
+    /// Appends the operations of `other` after this batch's.
+    public mutating func append(contentsOf other: LogWriteBatch) { ops.append(contentsOf: other.ops) }
 }
 
 /// A consistent read view handed to `LogStorage.read` closures. Never let it escape the closure.
@@ -64,10 +66,23 @@ public protocol LogStorage: AnyObject, Sendable {
     func read<T>(_ body: (any LogStorageReader) throws -> T) throws -> T
     /// Applies every op of `batch` atomically (all or nothing) and durably.
     func write(_ batch: LogWriteBatch) throws
+    /// Applies `head`, then the ops `tail` returns, as one atomic, durable write. A driver may start applying
+    /// `head` before it calls `tail` (at most once, on the calling thread), so work `tail` waits for can overlap the
+    /// storage writes. `tail` must not use this storage. Throwing from `tail` writes nothing.
+    func write(_ head: LogWriteBatch, then tail: () throws -> LogWriteBatch) throws
     /// Releases this log's handle (the store stays open).
     func close()
     /// Pages (or bytes for memory stores) used by each table, for diagnostics and tests.
     func usage(_ table: LogTable) throws -> StorageUsage
+}
+
+extension LogStorage {
+    /// Default: builds the whole batch first, then writes it with `write(_:)`.
+    public func write(_ head: LogWriteBatch, then tail: () throws -> LogWriteBatch) throws {
+        var batch = head
+        batch.append(contentsOf: try tail())
+        try write(batch)
+    }
 }
 
 /// Space used by one table.

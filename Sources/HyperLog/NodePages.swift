@@ -49,6 +49,15 @@ struct NodeWriter {
         body(&pages[page]!)
     }
 
+    /// Loads the pages holding `indices` now, so that later `put`s of those nodes read no storage.
+    mutating func load(_ indices: [UInt64]) throws {
+        var last: UInt64? = nil
+        for i in indices where i / NodePages.perPage != last {
+            last = i / NodePages.perPage
+            try withPage(last!) { _ in }
+        }
+    }
+
     /// Stores `node`.
     mutating func put(_ node: TreeNode) throws {
         let off = Int(node.index % NodePages.perPage) * NodePages.slotSize
