@@ -92,7 +92,7 @@ struct StorageTests {
         }
         // A path below a regular file can never be a directory.
         let file = dir + "/plain-file"
-        FileManager.default.createFile(atPath: file, contents: Data([1]))
+        _ = FileManager.default.createFile(atPath: file, contents: Data([1]))
         do {
             _ = try LMDBLogStore(path: file + "/store")
             Issue.record("expected a storage error")
