@@ -1,5 +1,6 @@
 import CompactEncoding
 import HyperCrypto
+import HyperLog
 import TestSupport
 import Testing
 
@@ -64,14 +65,13 @@ struct ProtomuxVectorTests {
 
         let sync = SyncMessage(
             length: 2, remoteLength: 0, canUpgrade: true, uploading: true, downloading: true, hasManifest: true)
-        let req = RequestMessage(
-            id: 1, block: RequestBlock(index: 1, nodes: 0), upgrade: RequestUpgrade(start: 0, length: 2), manifest: true
-        )
+        let req = ProofRequest(
+            fork: 0, block: .init(index: 1, nodes: 0), upgrade: .init(start: 0, length: 2), manifest: true)
         chA.send(type: Wire.MessageType.sync.rawValue, sync.compactEncoded)
-        chA.send(type: Wire.MessageType.request.rawValue, req.compactEncoded)
+        chA.send(type: Wire.MessageType.request.rawValue, req.encodeRequestMessage(id: 1))
         pair.a.cork()
         chA.send(type: Wire.MessageType.sync.rawValue, sync.compactEncoded)
-        chA.send(type: Wire.MessageType.request.rawValue, req.compactEncoded)
+        chA.send(type: Wire.MessageType.request.rawValue, req.encodeRequestMessage(id: 1))
         pair.a.uncork()
         try pair.pump()
         chA.close()
@@ -93,7 +93,8 @@ struct ProtomuxVectorTests {
                 #expect(try SyncMessage(compactEncoded: m.1) == sync)
             } else {
                 #expect(m.0 == 1)
-                #expect(try RequestMessage(compactEncoded: m.1) == req)
+                let (id, decoded) = try ProofRequest.decodeRequestMessage(m.1)
+                #expect(id == 1 && decoded == req)
             }
         }
     }
@@ -127,10 +128,9 @@ struct ProtomuxVectorTests {
         #expect(
             SyncMessage(length: 2, remoteLength: 0, hasManifest: true).compactEncoded.hex
                 == hex(s["sync_fork0_len2_remote0_flags15"]).hex)
-        let req = RequestMessage(
-            id: 1, block: RequestBlock(index: 1, nodes: 0), upgrade: RequestUpgrade(start: 0, length: 2), manifest: true
-        )
-        #expect(req.compactEncoded.hex == hex(s["request_id1_block1_upgrade0_2_manifest"]).hex)
+        let req = ProofRequest(
+            fork: 0, block: .init(index: 1, nodes: 0), upgrade: .init(start: 0, length: 2), manifest: true)
+        #expect(req.encodeRequestMessage(id: 1).hex == hex(s["request_id1_block1_upgrade0_2_manifest"]).hex)
     }
 }
 
