@@ -36,6 +36,22 @@ public final class HyperLogSource: TreeLog, @unchecked Sendable {
         }
     }
 
+    /// Fetches every missing block concurrently (the transport keeps them in flight together, so the batch costs
+    /// one round trip), each verified against the Merkle tree as it arrives.
+    public func prefetch(_ seqs: [UInt64]) async -> Int {
+        guard let remote else { return 0 }
+        let length = hyperLog.length
+        let missing = Array(Set(seqs.filter { $0 < length && !hyperLog.has($0) }))
+        guard !missing.isEmpty else { return 0 }
+        let log = hyperLog
+        return await withTaskGroup(of: Bool.self) { group in
+            for seq in missing { group.addTask { (try? await log.fetch(seq, from: remote)) != nil } }
+            var n = 0
+            for await ok in group where ok { n += 1 }
+            return n
+        }
+    }
+
     public func append(_ blocks: [[UInt8]]) async throws -> UInt64 {
         guard hyperLog.isWritable else { throw TreeError.readOnly }
         return try hyperLog.append(blocks)

@@ -37,10 +37,12 @@ final class TreeStore: Sendable {
     let indexes: GenerationalCache<BlockIndex>
     let nodes: GenerationalCache<ResolvedNode>
     let writeLock = AsyncLock()
+    let prefetch: SparsePrefetch
 
     /// `cacheBytes` is split: 1/2 entries, 3/8 searchable nodes, 1/8 raw index levels.
-    init(log: any TreeLog, cacheBytes: Int) {
+    init(log: any TreeLog, cacheBytes: Int, prefetch: SparsePrefetch = .keysAndChildren) {
         self.log = log
+        self.prefetch = prefetch
         self.cache = BlockCache(maxBytes: cacheBytes / 2)
         self.nodes = GenerationalCache(maxBytes: cacheBytes / 8 * 3)
         self.indexes = GenerationalCache(maxBytes: cacheBytes / 8)
@@ -185,6 +187,37 @@ final class TreeStore: Sendable {
         return try await block(node.keySeqs[i], version: version, trace: trace)
     }
 
+    /// Whether reading key `i` of `node` would need its block from the log (it is neither resolved nor cached).
+    @inline(__always) func keyMissing(_ node: ResolvedNode, _ i: Int, version: UInt64) -> Bool {
+        node.keyBlocks[i] == nil && cachedBlock(node.keySeqs[i], version: version) == nil
+    }
+
+    /// Called when a search or scan of `node` is about to read a key block that is not cached: asks the log for
+    /// every uncached key block of the node (and, with `children` and `.keysAndChildren`, its child node blocks) in
+    /// one batch, so a sparse replica pays one round trip for the node instead of one per binary-search step. The
+    /// blocks are only made local here; they are validated and decoded when the search reads them.
+    nonisolated(nonsending) func prefetchNode(
+        _ node: ResolvedNode, children: Bool, version: UInt64, trace: QueryTrace?
+    ) async {
+        guard prefetch != .off else { return }
+        var seqs: [UInt64] = []
+        seqs.reserveCapacity(node.keyCount + node.children.count / 2)
+        for i in 0..<node.keyCount where keyMissing(node, i, version: version) {
+            let ks = node.keySeqs[i]
+            if ks >= 1, ks <= node.owner.seq { seqs.append(ks) }
+        }
+        if children, prefetch == .keysAndChildren {
+            var i = 0
+            while i + 1 < node.children.count {
+                let cs = node.children[i]
+                if cs >= 1, cs <= node.owner.seq, cs < version, cache.get(cs) == nil { seqs.append(cs) }
+                i += 2
+            }
+        }
+        guard !seqs.isEmpty else { return }
+        trace?.fetchedWave(await log.prefetch(seqs))
+    }
+
     /// Synchronous variant that only succeeds from the cache (used by hot loops before falling back to `block`).
     @inline(__always) func cachedBlock(_ seq: UInt64, version: UInt64) -> DecodedBlock? {
         guard seq >= 1, seq < version else { return nil }
@@ -261,12 +294,17 @@ final class TreeStore: Sendable {
                     if c < 0 { e = mid } else { s = mid + 1 }
                 }
             }
+            var prefetched = false
             while s < e {
                 let mid = (s + e) >> 1
                 let kb: DecodedBlock
                 if trace == nil, let hit = node.keyBlocks[mid] {
                     kb = hit
                 } else {
+                    if !prefetched, keyMissing(node, mid, version: version) {
+                        prefetched = true
+                        await prefetchNode(node, children: !node.isLeaf, version: version, trace: trace)
+                    }
                     kb = try await keyBlock(node, mid, version: version, trace: trace)
                 }
                 let c = compareBytes(key, kb.key)
