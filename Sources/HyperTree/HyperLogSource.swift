@@ -14,6 +14,8 @@ public final class HyperLogSource: TreeLog, @unchecked Sendable {
 
     public var length: UInt64 { hyperLog.length }
     public var isWritable: Bool { hyperLog.isWritable }
+    /// True for a replica with a remote: its reads batch their fetches.
+    public var isSparse: Bool { remote != nil && !hyperLog.isWritable }
 
     public func localBlock(at seq: UInt64) throws -> [UInt8]? {
         guard hyperLog.has(seq) else { return nil }

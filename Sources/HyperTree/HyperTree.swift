@@ -10,13 +10,14 @@ public enum TreeOperation: Sendable, Equatable {
     case del(key: [UInt8])
 }
 
-/// What a read fetches ahead when the log is sparse (blocks missing locally come from a peer).
+/// What a read fetches ahead when the log is sparse (`TreeLog.isSparse`: blocks missing locally come from a peer).
+/// Complete logs ignore it.
 public enum SparsePrefetch: Sendable, Hashable {
     /// Fetch only the blocks the read needs, one at a time: fewest blocks, but one round trip per missing key block
     /// of every binary-search step plus one per node block.
     case off
-    /// When a node's search needs a missing key block, fetch all of the node's missing key blocks at once: one
-    /// round trip for the keys and one for the node block, per tree level.
+    /// When a search enters a node with key blocks that are not local, fetch all of them at once: one round trip
+    /// for the keys and one for the node block, per tree level.
     case keys
     /// As `keys`, and fetch the node's child node blocks in the same batch, so the next level's node is already
     /// local: at most one round trip per tree level plus one for the root block, for about twice the blocks.

@@ -149,13 +149,11 @@ final class RangeCursor {
             var s = 0
             var e = node.keyCount
             var equal = false
-            var prefetched = false
+            if store.batchesFetches {
+                await store.prefetchNode(node, children: !node.isLeaf, version: version, trace: trace)
+            }
             while s < e {
                 let mid = (s + e) >> 1
-                if !prefetched, store.keyMissing(node, mid, version: version) {
-                    prefetched = true
-                    await store.prefetchNode(node, children: !node.isLeaf, version: version, trace: trace)
-                }
                 let c = compareBytes(try await store.keyBlock(node, mid, version: version, trace: trace).key, bound)
                 if c == 0 {
                     s = mid
@@ -220,7 +218,7 @@ final class RangeCursor {
             if trace == nil, let hit = node.keyBlocks[p >> 1] {
                 b = hit
             } else {
-                if store.keyMissing(node, p >> 1, version: version) {
+                if store.batchesFetches, store.keyMissing(node, p >> 1, version: version) {
                     // A scan reads the node's keys in order: fetch the rest of them together.
                     await store.prefetchNode(node, children: false, version: version, trace: trace)
                 }

@@ -24,9 +24,13 @@ public protocol TreeLog: AnyObject, Sendable {
     /// to a peer, not one each. A hint: a block that cannot be fetched is skipped (the read that needs it reports
     /// the error). Returns how many blocks were fetched. The default fetches the missing blocks one after another.
     func prefetch(_ seqs: [UInt64]) async -> Int
+    /// Whether missing blocks may be fetched from a peer (reads then batch their fetches). Default: false.
+    var isSparse: Bool { get }
 }
 
 extension TreeLog {
+    public var isSparse: Bool { false }
+
     public func prefetch(_ seqs: [UInt64]) async -> Int {
         var fetched = 0
         for seq in seqs {
@@ -141,6 +145,7 @@ public final class SparseTreeLog: TreeLog, @unchecked Sendable {
 
     public var length: UInt64 { source.length }
     public var isWritable: Bool { false }
+    public var isSparse: Bool { true }
 
     /// How many blocks were fetched from the source so far.
     public var fetchedBlocks: Int { lock.withLock { fetchCount } }

@@ -38,11 +38,15 @@ final class TreeStore: Sendable {
     let nodes: GenerationalCache<ResolvedNode>
     let writeLock = AsyncLock()
     let prefetch: SparsePrefetch
+    /// Whether reads batch their fetches (prefetch is on and the log may fetch from a peer). False for complete
+    /// logs, so their hot paths pay nothing.
+    let batchesFetches: Bool
 
     /// `cacheBytes` is split: 1/2 entries, 3/8 searchable nodes, 1/8 raw index levels.
     init(log: any TreeLog, cacheBytes: Int, prefetch: SparsePrefetch = .keysAndChildren) {
         self.log = log
         self.prefetch = prefetch
+        self.batchesFetches = prefetch != .off && log.isSparse
         self.cache = BlockCache(maxBytes: cacheBytes / 2)
         self.nodes = GenerationalCache(maxBytes: cacheBytes / 8 * 3)
         self.indexes = GenerationalCache(maxBytes: cacheBytes / 8)
@@ -192,14 +196,15 @@ final class TreeStore: Sendable {
         node.keyBlocks[i] == nil && cachedBlock(node.keySeqs[i], version: version) == nil
     }
 
-    /// Called when a search or scan of `node` is about to read a key block that is not cached: asks the log for
-    /// every uncached key block of the node (and, with `children` and `.keysAndChildren`, its child node blocks) in
-    /// one batch, so a sparse replica pays one round trip for the node instead of one per binary-search step. The
-    /// blocks are only made local here; they are validated and decoded when the search reads them.
+    /// Called when a search enters `node` (or a scan is about to read a key block that is not cached), on a sparse
+    /// log only: asks the log for every uncached key block of the node (and, with `children` and
+    /// `.keysAndChildren`, its child node blocks) in one batch, so the level costs one round trip instead of one per
+    /// binary-search step, and the next level's node is already local. The blocks are only made local here; they
+    /// are validated and decoded when the search reads them.
     nonisolated(nonsending) func prefetchNode(
         _ node: ResolvedNode, children: Bool, version: UInt64, trace: QueryTrace?
     ) async {
-        guard prefetch != .off else { return }
+        guard batchesFetches else { return }
         var seqs: [UInt64] = []
         seqs.reserveCapacity(node.keyCount + node.children.count / 2)
         for i in 0..<node.keyCount where keyMissing(node, i, version: version) {
@@ -215,7 +220,9 @@ final class TreeStore: Sendable {
             }
         }
         guard !seqs.isEmpty else { return }
-        trace?.fetchedWave(await log.prefetch(seqs))
+        // Not inside `trace?.…(…)`: optional chaining would skip the fetch when there is no trace.
+        let fetched = await log.prefetch(seqs)
+        trace?.fetchedWave(fetched)
     }
 
     /// Synchronous variant that only succeeds from the cache (used by hot loops before falling back to `block`).
@@ -284,6 +291,7 @@ final class TreeStore: Sendable {
     nonisolated(nonsending) func get(_ key: [UInt8], version: UInt64, trace: QueryTrace?) async throws -> TreeEntry? {
         guard var node = try await rootNode(version: version, trace: trace) else { return nil }
         for _ in 0..<TreeStore.maxDepth {
+            if batchesFetches { await prefetchNode(node, children: !node.isLeaf, version: version, trace: trace) }
             var s = 0
             var e = node.keyCount
             if trace == nil, node.isPacked {
@@ -294,17 +302,12 @@ final class TreeStore: Sendable {
                     if c < 0 { e = mid } else { s = mid + 1 }
                 }
             }
-            var prefetched = false
             while s < e {
                 let mid = (s + e) >> 1
                 let kb: DecodedBlock
                 if trace == nil, let hit = node.keyBlocks[mid] {
                     kb = hit
                 } else {
-                    if !prefetched, keyMissing(node, mid, version: version) {
-                        prefetched = true
-                        await prefetchNode(node, children: !node.isLeaf, version: version, trace: trace)
-                    }
                     kb = try await keyBlock(node, mid, version: version, trace: trace)
                 }
                 let c = compareBytes(key, kb.key)

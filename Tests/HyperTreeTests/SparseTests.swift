@@ -114,6 +114,11 @@ struct SparseTests {
             #expect(trace.roundTrips == sparse.roundTrips)
             #expect(trace.blocksFetched == sparse.fetchedBlocks)
             #expect(!sparse.heldSeqs.contains(0))
+            // An untraced reader (the production path: eager resolution from its caches) batches the same way.
+            let quiet = SparseTreeLog(source: source)
+            let quietReader = HyperTree(log: quiet, options: .init(prefetch: mode))
+            #expect(try await quietReader.get(Self.key(k)) == e)
+            #expect(quiet.roundTrips <= sparse.roundTrips)
             worst = max(worst, sparse.roundTrips)
             trips += sparse.roundTrips
             blocks += sparse.fetchedBlocks
