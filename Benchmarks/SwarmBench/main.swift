@@ -255,6 +255,7 @@ if treeKeys > 0 {
         let readerTree = HyperTree(log: HyperLogSource(treeReplica, remote: counter), options: .init(prefetch: mode))
         var rounds: [Int] = []
         var fetched: [Int] = []
+        var waves: [Int] = []
         let getStart = ContinuousClock.now
         for k in sampleKeys {
             let (beforeTrips, beforeSent) = (counter.roundTrips, treeRep.requestsSent)
@@ -264,12 +265,14 @@ if treeKeys > 0 {
             precondition(treeRep.requestsSent - beforeSent == UInt64(trace.blocksFetched), "uncounted requests")
             rounds.append(counter.roundTrips - beforeTrips)
             fetched.append(trace.blocksFetched)
+            waves.append(trace.roundTrips)
         }
         let getElapsed = seconds(ContinuousClock.now - getStart)
         let avg = Double(rounds.reduce(0, +)) / 20
         if mode == .off { baselineTrips = avg }
         print("  prefetch \(mode):")
         print("    round trips, first (cold) get: \(rounds[0]) (target <= \(depth) levels + 1 root); all: \(rounds)")
+        print("    fetch waves the tree awaited (QueryTrace.roundTrips): \(waves)")
         print("    blocks fetched, first get: \(fetched[0]); all: \(fetched)")
         print(
             String(
