@@ -34,7 +34,8 @@ extension TreeLog {
     public func prefetch(_ seqs: [UInt64]) async -> Int {
         var fetched = 0
         for seq in seqs {
-            guard (try? localBlock(at: seq)) ?? nil == nil else { continue }
+            let local = (try? localBlock(at: seq)) ?? nil
+            guard local == nil else { continue }
             if (try? await block(at: seq)) != nil { fetched += 1 }
         }
         return fetched
