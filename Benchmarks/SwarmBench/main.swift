@@ -219,45 +219,71 @@ if treeKeys > 0 {
             format: "\nHyperTree: %d keys written in %.1f s (%d blocks)", treeKeys,
             seconds(ContinuousClock.now - buildStart), treeLog.length))
 
-    let treeReplica = try HyperLog.replica(
-        in: MemoryLogStorage(), key: treeLog.key, manifest: treeLog.identity.manifest)
+    // Depth of the tree (leftmost path; a B-tree's leaves share one depth).
+    var depth = 1
+    do {
+        var seq = treeLog.length - 1
+        var level = try NodeMessage.decode(try treeLog.get(seq), seq: seq).levels[0]
+        while !level.children.isEmpty {
+            seq = level.children[0]
+            level = try NodeMessage.decode(try treeLog.get(seq), seq: seq).levels[Int(level.children[1])]
+            depth += 1
+        }
+    }
     let tHubW = ReplicationHub()
     tHubW.add(treeLog)
-    let tHubR = ReplicationHub()
-    let treeRep = tHubR.add(treeReplica)
     let tw = SwarmNode { tHubW.attach($0) }
-    let tr = SwarmNode { tHubR.attach($0) }
-    let treeConn = try await tr.connect(to: try await tw.listen())
-    while treeReplica.length < treeLog.length { try await Task.sleep(for: .milliseconds(5)) }
-    let readerTree = HyperTree(log: HyperLogSource(treeReplica, remote: treeRep))
-    var rounds: [Int] = []
-    var fetched: [Int] = []
-    var localTouched: [Int] = []
-    let getStart = ContinuousClock.now
-    for _ in 0..<20 {
-        let k = Int.random(in: 0..<treeKeys)
-        let before = treeRep.requestsSent
-        let trace = QueryTrace()
-        let e = try await readerTree.get(treeKey(k), trace: trace)
-        precondition(e?.value == Array("value-\(k)".utf8), "wrong value for key \(k)")
-        rounds.append(Int(treeRep.requestsSent - before))
-        fetched.append(trace.blocksFetched)
-        let local = QueryTrace()
-        _ = try await writerTree.get(treeKey(k), trace: local)
-        localTouched.append(local.blocksTouched)
+    let treeAddr = try await tw.listen()
+    var sampleKeys: [Int] = []
+    for _ in 0..<20 { sampleKeys.append(Int.random(in: 0..<treeKeys)) }
+    let localTrace = QueryTrace()
+    _ = try await writerTree.get(treeKey(sampleKeys[0]), trace: localTrace)
+    print(
+        "sparse get on \(treeKeys) keys (tree depth \(depth)) over loopback, 20 random keys, one fresh reader per mode")
+    print("  blocks the first get reads on the writer (its path incl. key blocks): \(localTrace.blocksTouched)")
+    var baselineTrips = 0.0
+    for mode in [SparsePrefetch.off, .keys, .keysAndChildren] {
+        let treeReplica = try HyperLog.replica(
+            in: MemoryLogStorage(), key: treeLog.key, manifest: treeLog.identity.manifest)
+        let tHubR = ReplicationHub()
+        let treeRep = tHubR.add(treeReplica)
+        let tr = SwarmNode { tHubR.attach($0) }
+        let treeConn = try await tr.connect(to: treeAddr)
+        while treeReplica.length < treeLog.length { try await Task.sleep(for: .milliseconds(5)) }
+        // Round trips are measured on the wire: a wave of requests in flight together counts once.
+        let counter = CountingProofSource(treeRep)
+        let readerTree = HyperTree(log: HyperLogSource(treeReplica, remote: counter), options: .init(prefetch: mode))
+        var rounds: [Int] = []
+        var fetched: [Int] = []
+        var waves: [Int] = []
+        let getStart = ContinuousClock.now
+        for k in sampleKeys {
+            let (beforeTrips, beforeSent) = (counter.roundTrips, treeRep.requestsSent)
+            let trace = QueryTrace()
+            let e = try await readerTree.get(treeKey(k), trace: trace)
+            precondition(e?.value == Array("value-\(k)".utf8), "wrong value for key \(k)")
+            precondition(treeRep.requestsSent - beforeSent == UInt64(trace.blocksFetched), "uncounted requests")
+            rounds.append(counter.roundTrips - beforeTrips)
+            fetched.append(trace.blocksFetched)
+            waves.append(trace.roundTrips)
+        }
+        let getElapsed = seconds(ContinuousClock.now - getStart)
+        let avg = Double(rounds.reduce(0, +)) / 20
+        if mode == .off { baselineTrips = avg }
+        print("  prefetch \(mode):")
+        print("    round trips, first (cold) get: \(rounds[0]) (target <= \(depth) levels + 1 root); all: \(rounds)")
+        print("    fetch waves the tree awaited (QueryTrace.roundTrips): \(waves)")
+        print("    blocks fetched, first get: \(fetched[0]); all: \(fetched)")
+        print(
+            String(
+                format:
+                    "    average round trips %.1f (%.2fx of prefetch off), average blocks fetched %.1f, %.2f ms per get",
+                avg, avg / baselineTrips, Double(fetched.reduce(0, +)) / 20, getElapsed * 1000 / 20))
+        treeConn.close()
+        await tr.shutdown()
     }
-    let getElapsed = seconds(ContinuousClock.now - getStart)
-    print("sparse get on \(treeKeys) keys over loopback (20 random keys, one reader, cache warms up):")
-    print("  round trips, first (cold) get: \(rounds[0]); all: \(rounds)")
-    print("  blocks the same get reads on the writer (its path incl. key blocks): \(localTouched[0])")
     print(
-        String(
-            format: "  average round trips %.1f, average blocks fetched %.1f, %.2f ms per get",
-            Double(rounds.reduce(0, +)) / 20, Double(fetched.reduce(0, +)) / 20, getElapsed * 1000 / 20))
-    print(
-        "  each round trip carries one block plus only the Merkle nodes the reader lacks; no upgrade round trips (live)"
+        "  each request carries one block plus only the Merkle nodes the reader lacks; no upgrade round trips (live)"
     )
-    treeConn.close()
-    await tr.shutdown()
     await tw.shutdown()
 }

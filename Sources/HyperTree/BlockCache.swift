@@ -204,10 +204,11 @@ final class ResolvedNode: CacheCost {
 
 /// Records which blocks one query touched and how many of them had to be fetched from a peer.
 public final class QueryTrace: @unchecked Sendable {
-    // Invariant: `seqs` and `fetched` are only touched under `lock`.
+    // Invariant: `seqs`, `fetched` and `waves` are only touched under `lock`.
     private let lock = TreeMutex()
     private var seqs: Set<UInt64> = []
     private var fetched = 0
+    private var waves = 0
 
     public init() {}
 
@@ -215,9 +216,24 @@ public final class QueryTrace: @unchecked Sendable {
     public var blocksTouched: Int { lock.withLock { seqs.count } }
     /// The seqs touched, for inspection.
     public var touchedSeqs: Set<UInt64> { lock.withLock { seqs } }
-    /// Blocks that were not local and had to be awaited from the log's remote source.
+    /// Blocks that were not local and had to be awaited from the log's remote source (prefetched ones included).
     public var blocksFetched: Int { lock.withLock { fetched } }
+    /// Fetch waves the query awaited one after another: a single missing block, or a prefetch batch whose blocks
+    /// were requested together. Over the swarm each wave is one round trip.
+    public var roundTrips: Int { lock.withLock { waves } }
 
     func touch(_ seq: UInt64) { _ = lock.withLock { seqs.insert(seq) } }
-    func fetchedOne() { lock.withLock { fetched += 1 } }
+    func fetchedOne() {
+        lock.withLock {
+            fetched += 1
+            waves += 1
+        }
+    }
+    func fetchedWave(_ count: Int) {
+        guard count > 0 else { return }
+        lock.withLock {
+            fetched += count
+            waves += 1
+        }
+    }
 }

@@ -14,6 +14,8 @@ public final class HyperLogSource: TreeLog, @unchecked Sendable {
 
     public var length: UInt64 { hyperLog.length }
     public var isWritable: Bool { hyperLog.isWritable }
+    /// True for a replica with a remote: its reads batch their fetches.
+    public var isSparse: Bool { remote != nil && !hyperLog.isWritable }
 
     public func localBlock(at seq: UInt64) throws -> [UInt8]? {
         guard hyperLog.has(seq) else { return nil }
@@ -33,6 +35,22 @@ public final class HyperLogSource: TreeLog, @unchecked Sendable {
             return try await hyperLog.fetch(seq, from: remote)
         } catch {
             throw TreeError.blockUnavailable(seq: seq, reason: "\(error)")
+        }
+    }
+
+    /// Fetches every missing block concurrently (the transport keeps them in flight together, so the batch costs
+    /// one round trip), each verified against the Merkle tree as it arrives.
+    public func prefetch(_ seqs: [UInt64]) async -> Int {
+        guard let remote else { return 0 }
+        let length = hyperLog.length
+        let missing = Array(Set(seqs.filter { $0 < length && !hyperLog.has($0) }))
+        guard !missing.isEmpty else { return 0 }
+        let log = hyperLog
+        return await withTaskGroup(of: Bool.self) { group in
+            for seq in missing { group.addTask { (try? await log.fetch(seq, from: remote)) != nil } }
+            var n = 0
+            for await ok in group where ok { n += 1 }
+            return n
         }
     }
 

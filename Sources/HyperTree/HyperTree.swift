@@ -10,6 +10,20 @@ public enum TreeOperation: Sendable, Equatable {
     case del(key: [UInt8])
 }
 
+/// What a read fetches ahead when the log is sparse (`TreeLog.isSparse`: blocks missing locally come from a peer).
+/// Complete logs ignore it.
+public enum SparsePrefetch: Sendable, Hashable {
+    /// Fetch only the blocks the read needs, one at a time: fewest blocks, but one round trip per missing key block
+    /// of every binary-search step plus one per node block.
+    case off
+    /// When a search enters a node with key blocks that are not local, fetch all of them at once: one round trip
+    /// for the keys and one for the node block, per tree level.
+    case keys
+    /// As `keys`, and fetch the node's child node blocks in the same batch, so the next level's node is already
+    /// local: at most one round trip per tree level plus one for the root block, for about twice the blocks.
+    case keysAndChildren
+}
+
 /// An ordered key-value store in Hyperbee 2 format.
 public final class HyperTree: Sendable {
     /// Tuning options.
@@ -18,10 +32,15 @@ public final class HyperTree: Sendable {
         public var cacheBytes: Int = 64 << 20
         /// Metadata written into the header block when this tree creates it.
         public var metadata: HeaderMetadata? = nil
+        /// What a read on a sparse log fetches ahead, trading bandwidth for round trips (see `SparsePrefetch`).
+        public var prefetch: SparsePrefetch = .keysAndChildren
 
-        public init(cacheBytes: Int = 64 << 20, metadata: HeaderMetadata? = nil) {
+        public init(
+            cacheBytes: Int = 64 << 20, metadata: HeaderMetadata? = nil, prefetch: SparsePrefetch = .keysAndChildren
+        ) {
             self.cacheBytes = cacheBytes
             self.metadata = metadata
+            self.prefetch = prefetch
         }
     }
 
@@ -32,7 +51,7 @@ public final class HyperTree: Sendable {
 
     /// A tree over `log`. A writable empty log gets its header on the first write (or on `ready()`).
     public init(log: any TreeLog, options: Options = Options()) {
-        self.store = TreeStore(log: log, cacheBytes: options.cacheBytes)
+        self.store = TreeStore(log: log, cacheBytes: options.cacheBytes, prefetch: options.prefetch)
         self.options = options
         self.pinned = nil
     }

@@ -149,6 +149,9 @@ final class RangeCursor {
             var s = 0
             var e = node.keyCount
             var equal = false
+            if store.batchesFetches {
+                await store.prefetchNode(node, children: !node.isLeaf, version: version, trace: trace)
+            }
             while s < e {
                 let mid = (s + e) >> 1
                 let c = compareBytes(try await store.keyBlock(node, mid, version: version, trace: trace).key, bound)
@@ -215,6 +218,10 @@ final class RangeCursor {
             if trace == nil, let hit = node.keyBlocks[p >> 1] {
                 b = hit
             } else {
+                if store.batchesFetches, store.keyMissing(node, p >> 1, version: version) {
+                    // A scan reads the node's keys in order: fetch the rest of them together.
+                    await store.prefetchNode(node, children: false, version: version, trace: trace)
+                }
                 b = try await store.keyBlock(node, p >> 1, version: version, trace: trace)
             }
             if pastStop(b.key) {

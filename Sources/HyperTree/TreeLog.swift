@@ -20,6 +20,26 @@ public protocol TreeLog: AnyObject, Sendable {
     func append(_ blocks: [[UInt8]]) async throws -> UInt64
     /// A stream of new lengths, yielded after every append or remote update.
     func lengthUpdates() -> AsyncStream<UInt64>
+    /// Makes the blocks at `seqs` local, requesting every missing one together so that they cost one round trip
+    /// to a peer, not one each. A hint: a block that cannot be fetched is skipped (the read that needs it reports
+    /// the error). Returns how many blocks were fetched. The default fetches the missing blocks one after another.
+    func prefetch(_ seqs: [UInt64]) async -> Int
+    /// Whether missing blocks may be fetched from a peer (reads then batch their fetches). Default: false.
+    var isSparse: Bool { get }
+}
+
+extension TreeLog {
+    public var isSparse: Bool { false }
+
+    public func prefetch(_ seqs: [UInt64]) async -> Int {
+        var fetched = 0
+        for seq in seqs {
+            let local = (try? localBlock(at: seq)) ?? nil
+            guard local == nil else { continue }
+            if (try? await block(at: seq)) != nil { fetched += 1 }
+        }
+        return fetched
+    }
 }
 
 /// A small pthread mutex used for short critical sections (never held across `await`).
@@ -115,26 +135,49 @@ public final class MemoryTreeLog: TreeLog, @unchecked Sendable {
 /// A read-only sparse replica of another log: it starts with no blocks and fetches each missing block from its
 /// source on demand, counting what it fetched (the stand-in for a peer replicating a HyperLog sparsely).
 public final class SparseTreeLog: TreeLog, @unchecked Sendable {
-    // Invariant: `held` and `fetchCount` are only touched under `lock`.
+    // Invariant: `held`, `fetchCount` and `waves` are only touched under `lock`.
     private let lock = TreeMutex()
     private let source: any TreeLog
     private var held: [UInt64: [UInt8]] = [:]
     private var fetchCount = 0
+    private var waves = 0
 
     public init(source: any TreeLog) { self.source = source }
 
     public var length: UInt64 { source.length }
     public var isWritable: Bool { false }
+    public var isSparse: Bool { true }
 
     /// How many blocks were fetched from the source so far.
     public var fetchedBlocks: Int { lock.withLock { fetchCount } }
     /// Seqs held locally.
     public var heldSeqs: Set<UInt64> { lock.withLock { Set(held.keys) } }
+    /// Fetch waves so far: each `block(at:)` that went to the source, and each `prefetch` that fetched anything
+    /// (its blocks are requested together). Over a network each wave is one round trip.
+    public var roundTrips: Int { lock.withLock { waves } }
 
     public func localBlock(at seq: UInt64) throws -> [UInt8]? { lock.withLock { held[seq] } }
 
     public func block(at seq: UInt64) async throws -> [UInt8] {
         if let b = lock.withLock({ held[seq] }) { return b }
+        lock.withLock { waves += 1 }
+        return try await fetch(seq)
+    }
+
+    /// Fetches the missing blocks concurrently, as one wave.
+    public func prefetch(_ seqs: [UInt64]) async -> Int {
+        let missing = lock.withLock { Array(Set(seqs.filter { held[$0] == nil })) }
+        guard !missing.isEmpty else { return 0 }
+        lock.withLock { waves += 1 }
+        return await withTaskGroup(of: Bool.self) { group in
+            for seq in missing { group.addTask { (try? await self.fetch(seq)) != nil } }
+            var n = 0
+            for await ok in group where ok { n += 1 }
+            return n
+        }
+    }
+
+    private func fetch(_ seq: UInt64) async throws -> [UInt8] {
         let b = try await source.block(at: seq)
         lock.withLock {
             if held.updateValue(b, forKey: seq) == nil { fetchCount += 1 }

@@ -37,10 +37,16 @@ final class TreeStore: Sendable {
     let indexes: GenerationalCache<BlockIndex>
     let nodes: GenerationalCache<ResolvedNode>
     let writeLock = AsyncLock()
+    let prefetch: SparsePrefetch
+    /// Whether reads batch their fetches (prefetch is on and the log may fetch from a peer). False for complete
+    /// logs, so their hot paths pay nothing.
+    let batchesFetches: Bool
 
     /// `cacheBytes` is split: 1/2 entries, 3/8 searchable nodes, 1/8 raw index levels.
-    init(log: any TreeLog, cacheBytes: Int) {
+    init(log: any TreeLog, cacheBytes: Int, prefetch: SparsePrefetch = .keysAndChildren) {
         self.log = log
+        self.prefetch = prefetch
+        self.batchesFetches = prefetch != .off && log.isSparse
         self.cache = BlockCache(maxBytes: cacheBytes / 2)
         self.nodes = GenerationalCache(maxBytes: cacheBytes / 8 * 3)
         self.indexes = GenerationalCache(maxBytes: cacheBytes / 8)
@@ -185,6 +191,40 @@ final class TreeStore: Sendable {
         return try await block(node.keySeqs[i], version: version, trace: trace)
     }
 
+    /// Whether reading key `i` of `node` would need its block from the log (it is neither resolved nor cached).
+    @inline(__always) func keyMissing(_ node: ResolvedNode, _ i: Int, version: UInt64) -> Bool {
+        node.keyBlocks[i] == nil && cachedBlock(node.keySeqs[i], version: version) == nil
+    }
+
+    /// Called when a search enters `node` (or a scan is about to read a key block that is not cached), on a sparse
+    /// log only: asks the log for every uncached key block of the node (and, with `children` and
+    /// `.keysAndChildren`, its child node blocks) in one batch, so the level costs one round trip instead of one per
+    /// binary-search step, and the next level's node is already local. The blocks are only made local here; they
+    /// are validated and decoded when the search reads them.
+    nonisolated(nonsending) func prefetchNode(
+        _ node: ResolvedNode, children: Bool, version: UInt64, trace: QueryTrace?
+    ) async {
+        guard batchesFetches else { return }
+        var seqs: [UInt64] = []
+        seqs.reserveCapacity(node.keyCount + node.children.count / 2)
+        for i in 0..<node.keyCount where keyMissing(node, i, version: version) {
+            let ks = node.keySeqs[i]
+            if ks >= 1, ks <= node.owner.seq { seqs.append(ks) }
+        }
+        if children, prefetch == .keysAndChildren {
+            var i = 0
+            while i + 1 < node.children.count {
+                let cs = node.children[i]
+                if cs >= 1, cs <= node.owner.seq, cs < version, cache.get(cs) == nil { seqs.append(cs) }
+                i += 2
+            }
+        }
+        guard !seqs.isEmpty else { return }
+        // Not inside `trace?.…(…)`: optional chaining would skip the fetch when there is no trace.
+        let fetched = await log.prefetch(seqs)
+        trace?.fetchedWave(fetched)
+    }
+
     /// Synchronous variant that only succeeds from the cache (used by hot loops before falling back to `block`).
     @inline(__always) func cachedBlock(_ seq: UInt64, version: UInt64) -> DecodedBlock? {
         guard seq >= 1, seq < version else { return nil }
@@ -251,6 +291,7 @@ final class TreeStore: Sendable {
     nonisolated(nonsending) func get(_ key: [UInt8], version: UInt64, trace: QueryTrace?) async throws -> TreeEntry? {
         guard var node = try await rootNode(version: version, trace: trace) else { return nil }
         for _ in 0..<TreeStore.maxDepth {
+            if batchesFetches { await prefetchNode(node, children: !node.isLeaf, version: version, trace: trace) }
             var s = 0
             var e = node.keyCount
             if trace == nil, node.isPacked {

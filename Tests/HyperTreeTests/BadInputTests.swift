@@ -10,9 +10,18 @@ struct BadInputTests {
         NodeMessage(levels: levels, key: Array(key.utf8), value: value.map { Array($0.utf8) }).encoded()
     }
 
-    /// Runs get, a forward and a reverse range and a diff; each must either succeed or throw a TreeError.
+    /// Runs get, a forward and a reverse range and a diff, on the complete log and on a sparse replica of it (whose
+    /// reads prefetch node keys and children); each must either succeed or throw a TreeError.
     static func exercise(_ blocks: [[UInt8]]) async -> [TreeError] {
-        let tree = HyperTree(log: MemoryTreeLog(blocks: blocks))
+        var errors: [TreeError] = []
+        for sparse in [false, true] {
+            let log = MemoryTreeLog(blocks: blocks)
+            errors += await exercise(HyperTree(log: sparse ? SparseTreeLog(source: log) : log))
+        }
+        return errors
+    }
+
+    static func exercise(_ tree: HyperTree) async -> [TreeError] {
         var errors: [TreeError] = []
         func run(_ body: () async throws -> Void) async {
             do { try await body() } catch let e as TreeError { errors.append(e) } catch {
@@ -40,7 +49,9 @@ struct BadInputTests {
         ]
         for c in cases {
             let errors = await Self.exercise([Self.header, c])
-            #expect(errors.count == 4, "every operation fails on \(c.hex)")
+            #expect(
+                errors.count == 8, "4 operations on the complete and on a sparse log: every operation fails on \(c.hex)"
+            )
             for e in errors {
                 guard case .corruptBlock = e else {
                     Issue.record("expected corruptBlock, got \(e)")
@@ -54,7 +65,7 @@ struct BadInputTests {
     func childCountMismatch() async throws {
         let bad = Self.node([IndexLevel(keys: [1, 1], children: [1, 1, 1, 1])], key: "a")
         let errors = await Self.exercise([Self.header, bad])
-        #expect(errors.count == 4)
+        #expect(errors.count == 8)  // 4 operations, on the complete and on a sparse log
         #expect(errors.allSatisfy { if case .corruptBlock = $0 { return true } else { return false } })
     }
 
@@ -85,7 +96,7 @@ struct BadInputTests {
         // Root at seq 1 whose both children are itself (seq 1, offset 0).
         let loop = Self.node([IndexLevel(keys: [1], children: [1, 0, 1, 0])], key: "m")
         let errors = await Self.exercise([Self.header, loop])
-        #expect(errors.count == 4)
+        #expect(errors.count == 8)  // 4 operations, on the complete and on a sparse log
         for e in errors {
             switch e {
             case .tooDeep, .badPointer: break

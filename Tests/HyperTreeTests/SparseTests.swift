@@ -26,7 +26,7 @@ struct SparseTests {
         return log
     }
 
-    @Test("one get on a 100,000-key tree fetches at most 5 blocks per level, and nothing twice")
+    @Test("without prefetch, one get on a 100,000-key tree fetches at most 5 blocks per level, and nothing twice")
     func oneGet() async throws {
         let source = try await Self.build(count: 100_000)
         #expect(source.length == 100_001)
@@ -36,7 +36,7 @@ struct SparseTests {
         let samples = 20
         for _ in 0..<samples {
             let sparse = SparseTreeLog(source: source)
-            let reader = HyperTree(log: sparse)
+            let reader = HyperTree(log: sparse, options: Self.noPrefetch)
             let k = Int.random(in: 0..<100_000, using: &g)
             let trace = QueryTrace()
             let e = try await reader.get(Self.key(k), trace: trace)
@@ -61,13 +61,13 @@ struct SparseTests {
 
         // A missing key costs the same bound.
         let sparse = SparseTreeLog(source: source)
-        let reader = HyperTree(log: sparse)
+        let reader = HyperTree(log: sparse, options: Self.noPrefetch)
         #expect(try await reader.get(Array("key-zzz".utf8)) == nil)
         #expect(sparse.fetchedBlocks <= depth * 5)
 
         // A 10-key range fetches about one path plus the ten entries.
         let sparse2 = SparseTreeLog(source: source)
-        let reader2 = HyperTree(log: sparse2)
+        let reader2 = HyperTree(log: sparse2, options: Self.noPrefetch)
         let trace = QueryTrace()
         let r = try await reader2.range(RangeOptions(gte: Self.key(5000), limit: 10), trace: trace).collect()
         #expect(r.map(\.key) == (5000..<5010).map(Self.key))
@@ -94,6 +94,84 @@ struct SparseTests {
             .collect()
         #expect(backward.map(\.key) == (11...40).reversed().map(Self.key))
         #expect(try await reader.range().collect().count == 5000)
+    }
+
+    static let noPrefetch = HyperTree.Options(prefetch: .off)
+
+    /// Round trips and blocks of one cold get per prefetch mode, over the same keys.
+    static func coldGets(_ source: MemoryTreeLog, keys: [Int], mode: SparsePrefetch) async throws
+        -> (worstTrips: Int, avgTrips: Double, avgBlocks: Double)
+    {
+        var worst = 0
+        var trips = 0
+        var blocks = 0
+        for k in keys {
+            let sparse = SparseTreeLog(source: source)
+            let reader = HyperTree(log: sparse, options: .init(prefetch: mode))
+            let trace = QueryTrace()
+            let e = try await reader.get(Self.key(k), trace: trace)
+            #expect(e?.value == (k < 100_000 ? Array("value-\(k)".utf8) : nil))
+            #expect(trace.roundTrips == sparse.roundTrips)
+            #expect(trace.blocksFetched == sparse.fetchedBlocks)
+            #expect(!sparse.heldSeqs.contains(0))
+            // An untraced reader (the production path: eager resolution from its caches) batches the same way.
+            let quiet = SparseTreeLog(source: source)
+            let quietReader = HyperTree(log: quiet, options: .init(prefetch: mode))
+            #expect(try await quietReader.get(Self.key(k)) == e)
+            #expect(quiet.roundTrips <= sparse.roundTrips)
+            worst = max(worst, sparse.roundTrips)
+            trips += sparse.roundTrips
+            blocks += sparse.fetchedBlocks
+            // Warm: the same get again needs nothing new.
+            let again = QueryTrace()
+            _ = try await reader.get(Self.key(k), trace: again)
+            #expect(again.roundTrips == 0 && again.blocksFetched == 0)
+        }
+        return (worst, Double(trips) / Double(keys.count), Double(blocks) / Double(keys.count))
+    }
+
+    @Test("with prefetch, a cold get costs at most one round trip per tree level plus one for the root block")
+    func roundTripsPerLevel() async throws {
+        let source = try await Self.build(count: 100_000)
+        let depth = try await Self.depth(source)
+        var g = SeededGenerator(seed: 23)
+        // Present keys, and absent keys (past the end and between keys).
+        var keys = (0..<20).map { _ in Int.random(in: 0..<100_000, using: &g) }
+        keys += [100_000, 123_456]
+        let none = try await Self.coldGets(source, keys: keys, mode: .off)
+        let byNode = try await Self.coldGets(source, keys: keys, mode: .keys)
+        let full = try await Self.coldGets(source, keys: keys, mode: .keysAndChildren)
+        print(
+            "sparse get on 100,000 keys (depth \(depth)): round trips avg/worst, blocks fetched avg: "
+                + "none \(none.avgTrips)/\(none.worstTrips) \(none.avgBlocks); "
+                + "keys \(byNode.avgTrips)/\(byNode.worstTrips) \(byNode.avgBlocks); "
+                + "keysAndChildren \(full.avgTrips)/\(full.worstTrips) \(full.avgBlocks)")
+        #expect(full.worstTrips <= depth + 1)
+        #expect(byNode.worstTrips <= 2 * depth)
+        #expect(full.avgTrips < none.avgTrips)
+        #expect(byNode.avgTrips < none.avgTrips)
+        // The bandwidth price is bounded: at most one node's keys and children per level.
+        #expect(full.avgBlocks <= Double(depth * 16 + 1))
+    }
+
+    @Test("with prefetch, a sparse range and a scan batch their fetches and return the same entries")
+    func rangePrefetch() async throws {
+        let source = try await Self.build(count: 20_000)
+        let plain = HyperTree(log: SparseTreeLog(source: source), options: Self.noPrefetch)
+        let sparse = SparseTreeLog(source: source)
+        let reader = HyperTree(log: sparse)
+        let o = RangeOptions(gte: Self.key(5000), limit: 200)
+        let expected = try await plain.range(o).collect()
+        let trace = QueryTrace()
+        let got = try await reader.range(o, trace: trace).collect()
+        #expect(got == expected)
+        #expect(got.map(\.key) == (5000..<5200).map(Self.key))
+        #expect(trace.roundTrips == sparse.roundTrips)
+        // 200 entries live in about 200 / 4 nodes; each costs at most a node block and one key batch.
+        #expect(sparse.roundTrips < 120)
+        let reverse = try await reader.range(RangeOptions(gt: Self.key(10), lte: Self.key(60), reverse: true))
+            .collect()
+        #expect(reverse.map(\.key) == (11...60).reversed().map(Self.key))
     }
 
     static func depth(_ log: MemoryTreeLog) async throws -> Int {
