@@ -21,6 +21,8 @@ struct RelayBench: AsyncParsableCommand {
     @Option(help: "Scratch directory for data and logs.") var work = "/tmp/relaybench"
     @Flag(help: "Only run the baseline relay.") var skipGateway = false
     @Option(help: "Gateway stores to measure, comma-separated (hypertree, lmdb).") var stores = "hypertree"
+    @Option(help: "GATEWAY_LOG_LEVEL of the measured gateway (debug logs every group commit to <work>/gateway-*.log).")
+    var gatewayLogLevel = "warning"
     @Option(
         help:
             "EVENTs per websocket connection before reconnecting (nostr-sdk's LocalRelay drops a connection after about 6,000 messages)."
@@ -59,7 +61,8 @@ struct RelayBench: AsyncParsableCommand {
                 gateway, ["serve"],
                 environment: [
                     "PORT": "\(port)", "GATEWAY_HOST": "127.0.0.1", "GATEWAY_RELAY_STORAGE": "\(work)/gateway-\(store)",
-                    "GATEWAY_RATELIMIT_ENABLED": "false", "GATEWAY_LOG_LEVEL": "warning", "GATEWAY_RELAY_STORE": store,
+                    "GATEWAY_RATELIMIT_ENABLED": "false", "GATEWAY_LOG_LEVEL": gatewayLogLevel,
+                    "GATEWAY_RELAY_STORE": store,
                 ], port: port, log: "\(work)/gateway-\(store).log")
             do {
                 results.append(

@@ -1,3 +1,5 @@
+import Dispatch
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -89,11 +91,15 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
 
     private func insertLocked(_ key: UInt64, _ v: Value, size: Int) {
         if youngBytes + size > maxBytes / 2 {
+            // Freeing a dropped generation (up to half the bound, often 10^5 objects) takes milliseconds: hand it to a
+            // background queue so the read or write that triggered the flip does not pay for it (latency tails).
+            let dropped = old
             old = young
             oldBytes = youngBytes
             young = [:]
             young.reserveCapacity(old.count)
             youngBytes = 0
+            if !dropped.isEmpty { cacheReleaseQueue.async { withExtendedLifetime(dropped) {} } }
         }
         young[key] = v
         youngBytes += size
@@ -103,6 +109,9 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
     var bytes: Int { lock.withLock { youngBytes + oldBytes } }
     var count: Int { lock.withLock { young.count + old.count } }
 }
+
+/// Where dropped cache generations are freed, off the request path.
+private let cacheReleaseQueue = DispatchQueue(label: "HyperTree.cache-release", qos: .utility)
 
 /// Decoded blocks by seq.
 typealias BlockCache = GenerationalCache<DecodedBlock>

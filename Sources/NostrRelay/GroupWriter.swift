@@ -47,7 +47,7 @@ final class GroupWriter: Sendable {
             completion(.rejected(message: "error: the relay is shutting down"))
             return
         }
-        if start { Task { await self.drain() } }
+        if start { Task(executorPreference: WriterExecutor.shared) { await self.drain() } }
     }
 
     /// Returns when everything queued so far is committed.
@@ -87,8 +87,18 @@ final class GroupWriter: Sendable {
                 return
             }
             let outcomes: [InsertOutcome]
+            let started = ContinuousClock.now
             do {
                 outcomes = try await store.insert(batch.map(\.event))
+                if logger.logLevel <= .debug {
+                    let ms = (ContinuousClock.now - started) / .milliseconds(1)
+                    logger.debug(
+                        "group commit",
+                        metadata: [
+                            "events": "\(batch.count)", "ms": "\(Int(ms * 10) / 10)",
+                            "queued": "\(state.withLock { $0.pending.count })",
+                        ])
+                }
             } catch {
                 logger.error("event store write failed", metadata: ["error": "\(error)", "events": "\(batch.count)"])
                 outcomes = Array(

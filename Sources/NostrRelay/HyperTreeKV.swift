@@ -61,15 +61,22 @@ public final class HyperTreeKV: OrderedKeyValueStore {
 }
 
 extension IndexedEventStore {
+    /// Default memory bound of the relay tree's block cache (256 MiB).
+    public static let defaultTreeCacheBytes = 256 << 20
+
     /// The durable relay store: a writable HyperLog named `logName` in the LMDB directory `path` (created on
     /// first use, signed by `keyPair`), a HyperTree on top, and the relay index scheme in it. Every group of
     /// events is one fsynced LMDB transaction and one signed log append. `close()` closes the directory.
+    /// `cacheBytes` bounds the tree's decoded-block cache: a relay's duplicate checks and index inserts touch
+    /// random paths of a tree of ~10 blocks per event, so the default is sized to keep the hot part of a
+    /// million-block tree in memory (see Docs/gateway.md "Benchmark figures").
     public static func durable(
-        path: String, keyPair: Ed25519KeyPair, logName: String = "relay", durable: Bool = true
+        path: String, keyPair: Ed25519KeyPair, logName: String = "relay", durable: Bool = true,
+        cacheBytes: Int = defaultTreeCacheBytes
     ) throws -> (store: IndexedEventStore, log: HyperLog) {
         let lmdb = try LMDBLogStore(path: path, durable: durable)
         let log = try HyperLog.create(in: try lmdb.open(name: logName), keyPair: keyPair)
-        let tree = HyperTree(log: HyperLogSource(log))
+        let tree = HyperTree(log: HyperLogSource(log), options: HyperTree.Options(cacheBytes: cacheBytes))
         let kv = HyperTreeKV(tree: tree) {
             log.close()
             lmdb.close()

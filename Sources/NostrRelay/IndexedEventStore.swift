@@ -9,6 +9,8 @@ public final class IndexedEventStore: EventStore {
     private let pageSize = 256
 
     private let cache: EventCache
+    /// Ids that may have a deletion marker; nil until loaded by the first write. Only used inside `writeGate`.
+    private let deletions = Locked<DeletionFilter?>(nil)
 
     /// A store over `kv`; up to `cacheCapacity` decoded events are kept in memory for queries.
     public init(kv: any OrderedKeyValueStore, cacheCapacity: Int = 65_536) {
@@ -71,6 +73,7 @@ public final class IndexedEventStore: EventStore {
 
     public func insert(_ events: [NostrEvent]) async throws -> [InsertOutcome] {
         try await writeGate.withGate {
+            try await loadDeletionFilter()
             var overlay = Overlay()
             var outcomes: [InsertOutcome] = []
             outcomes.reserveCapacity(events.count)
@@ -89,7 +92,9 @@ public final class IndexedEventStore: EventStore {
         if try await get(IndexKeys.body(e.id), overlay) != nil {
             return .rejected(message: "duplicate: already have this event")
         }
-        if try await get(Array(IndexKeys.deleted(id: e.id, pubkey: e.pubkey).utf8), overlay) != nil {
+        if deletions.withLock({ $0?.mayContain(e.id) ?? true }),
+            try await get(Array(IndexKeys.deleted(id: e.id, pubkey: e.pubkey).utf8), overlay) != nil
+        {
             return .rejected(message: "blocked: this event was deleted by its author")
         }
         if kindClass == .replaceable || kindClass == .addressable {
@@ -116,11 +121,30 @@ public final class IndexedEventStore: EventStore {
         return .stored
     }
 
+    /// Builds the deletion filter from the stored `deleted:` markers (once, inside the write gate).
+    private func loadDeletionFilter() async throws {
+        if deletions.withLock({ $0 != nil }) { return }
+        var filter = DeletionFilter()
+        let prefix = Array("deleted:".utf8)
+        var range = KVRange(gte: prefix, lt: Array("deleted;".utf8), limit: 4096)
+        while true {
+            let page = try await kv.range(range)
+            for entry in page where entry.key.count >= prefix.count + 64 {
+                filter.insert(String(decoding: entry.key[prefix.count..<(prefix.count + 64)], as: UTF8.self))
+            }
+            guard page.count == range.limit, let last = page.last else { break }
+            range.gte = nil
+            range.gt = last.key
+        }
+        deletions.withLock { $0 = filter }
+    }
+
     /// NIP-09: removes the author's own events named by `e` tags and addresses named by `a` tags, and
     /// remembers the deletion so the events cannot be stored again.
     private func applyDeletion(_ deletion: NostrEvent, _ overlay: inout Overlay) async throws {
         for tag in deletion.tags where tag.count >= 2 {
             if tag[0] == "e", NostrEvent.isLowerHex(tag[1], length: 64) {
+                deletions.withLock { $0?.insert(tag[1]) }
                 overlay.put(Array(IndexKeys.deleted(id: tag[1], pubkey: deletion.pubkey).utf8), [])
                 if let target = try await load(id: tag[1], overlay), target.pubkey == deletion.pubkey,
                     target.kind != 5

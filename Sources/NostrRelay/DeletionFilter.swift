@@ -1,0 +1,54 @@
+/// Which event ids may carry a NIP-09 deletion marker (`deleted:<id>:<pubkey>`): a Bloom filter whose three bit
+/// positions are taken straight from the id (a SHA-256 hash, so its bits are already uniform). A clear bit proves
+/// there is no marker, which lets an insert skip a random-key tree lookup; a set bit only means "look it up".
+struct DeletionFilter: Sendable {
+    /// 2^22 bits (512 KiB): under 1% false positives up to ~400,000 markers.
+    static let bitCount = 1 << 22
+    private var words = [UInt64](repeating: 0, count: bitCount / 64)
+    /// Markers added (for tests and diagnostics).
+    private(set) var count = 0
+
+    init() {}
+
+    /// The three bit positions of `id` (64 lower-case hex characters), or nil if it is not one.
+    static func positions(_ id: String) -> (Int, Int, Int)? {
+        var values = (0, 0, 0)
+        var i = 0
+        for c in id.utf8 {
+            guard i < 18 else { break }
+            let nibble: Int
+            switch c {
+            case 0x30...0x39: nibble = Int(c - 0x30)
+            case 0x61...0x66: nibble = Int(c - 0x61 + 10)
+            default: return nil
+            }
+            switch i / 6 {
+            case 0: values.0 = values.0 << 4 | nibble
+            case 1: values.1 = values.1 << 4 | nibble
+            default: values.2 = values.2 << 4 | nibble
+            }
+            i += 1
+        }
+        guard i == 18 else { return nil }
+        let mask = bitCount - 1
+        return (values.0 & mask, values.1 & mask, values.2 & mask)
+    }
+
+    private func test(_ bit: Int) -> Bool { words[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }
+    private mutating func set(_ bit: Int) { words[bit >> 6] |= 1 << UInt64(bit & 63) }
+
+    /// Records that `id` may have a marker.
+    mutating func insert(_ id: String) {
+        guard let (a, b, c) = Self.positions(id) else { return }
+        set(a)
+        set(b)
+        set(c)
+        count += 1
+    }
+
+    /// False only if `id` certainly has no marker (ids that are not hex always answer true).
+    func mayContain(_ id: String) -> Bool {
+        guard let (a, b, c) = Self.positions(id) else { return true }
+        return test(a) && test(b) && test(c)
+    }
+}
