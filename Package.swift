@@ -45,7 +45,7 @@ let package = Package(
         // Storage: signed Merkle log, B-tree on top.
         .target(name: "CLeafHash"),
         .target(name: "HyperLog", dependencies: ["HyperCrypto", "LMDBKit", "CompactEncoding", "CLeafHash"]),
-        .target(name: "HyperTree", dependencies: ["HyperLog"]),
+        .target(name: "HyperTree", dependencies: ["HyperLog", "LMDBKit"]),
 
         // Nostr relay engine.
         .target(

@@ -7,7 +7,7 @@ final class LMDBBlockLog: TreeLog, @unchecked Sendable {
     // loads of a word guarded by `lock`.
     let env: LMDBEnvironment
     let db: LMDBDatabase
-    private let lock = NSLockLite()
+    private let lock = Lock()
     private var count: UInt64 = 0
 
     init(path: String) throws {
@@ -44,29 +44,4 @@ final class LMDBBlockLog: TreeLog, @unchecked Sendable {
     }
 
     func lengthUpdates() -> AsyncStream<UInt64> { AsyncStream { $0.finish() } }
-}
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// Tiny pthread mutex for the bench.
-final class NSLockLite: @unchecked Sendable {
-    // Invariant: allocated in init, destroyed in deinit only.
-    private let m: UnsafeMutablePointer<pthread_mutex_t>
-    init() {
-        m = .allocate(capacity: 1)
-        pthread_mutex_init(m, nil)
-    }
-    deinit {
-        pthread_mutex_destroy(m)
-        m.deallocate()
-    }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(m)
-        defer { pthread_mutex_unlock(m) }
-        return try body()
-    }
 }

@@ -1,5 +1,6 @@
 import CompactEncoding
 import HyperCrypto
+import LMDBKit
 
 /// A single-writer, append-only log whose blocks are covered by a BLAKE2b Merkle tree signed with Ed25519, byte
 /// compatible with Hypercore 11.

@@ -1,5 +1,6 @@
 import CLeafHash
 import Dispatch
+import LMDBKit
 
 /// Leaf hashes of a batch: four equal-length blocks at a time with the multi-lane SIMD kernel (CLeafHash, when the
 /// CPU has one), and on several cores when the batch is large enough to be worth it.

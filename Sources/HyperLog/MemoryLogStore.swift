@@ -1,3 +1,5 @@
+import LMDBKit
+
 /// An in-memory `LogStore` for tests: every log's tables are sorted dictionaries guarded by one lock.
 public final class MemoryLogStore: LogStore, @unchecked Sendable {
     // Invariant: `logs` and `closed` are only touched under `lock`.

@@ -1,4 +1,5 @@
 import Dispatch
+import LMDBKit
 
 #if canImport(Glibc)
     import Glibc
@@ -53,7 +54,7 @@ extension BlockIndex: CacheCost {}
 /// to LRU, and never above `maxBytes` plus one entry.
 final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
     // Invariant: all mutable state below is only touched under `lock`.
-    private let lock = TreeMutex()
+    private let lock = Lock()
     private var young: [UInt64: Value] = [:]
     private var old: [UInt64: Value] = [:]
     private var youngBytes = 0
@@ -214,7 +215,7 @@ final class ResolvedNode: CacheCost {
 /// Records which blocks one query touched and how many of them had to be fetched from a peer.
 public final class QueryTrace: @unchecked Sendable {
     // Invariant: `seqs`, `fetched` and `waves` are only touched under `lock`.
-    private let lock = TreeMutex()
+    private let lock = Lock()
     private var seqs: Set<UInt64> = []
     private var fetched = 0
     private var waves = 0

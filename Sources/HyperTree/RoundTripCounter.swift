@@ -1,11 +1,12 @@
 import HyperLog
+import LMDBKit
 
 /// Wraps a `ProofSource` (e.g. the swarm `Replicator`) and measures how a reader uses it: requests sent, and round
 /// trips, where a round trip starts each time a request is sent while no other request is outstanding (requests
 /// sent together share one). Used by tests and benchmarks to check that a sparse tree read batches its fetches.
 public final class CountingProofSource: ProofSource, @unchecked Sendable {
     // Invariant: `inflight`, `sent` and `waves` are only touched under `lock`.
-    private let lock = TreeMutex()
+    private let lock = Lock()
     private var inflight = 0
     private var sent = 0
     private var waves = 0

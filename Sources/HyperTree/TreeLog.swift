@@ -1,3 +1,5 @@
+import LMDBKit
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -42,32 +44,10 @@ extension TreeLog {
     }
 }
 
-/// A small pthread mutex used for short critical sections (never held across `await`).
-final class TreeMutex: @unchecked Sendable {
-    // Invariant: `m` is allocated and initialised in init, destroyed and freed in deinit only.
-    private let m: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        m = .allocate(capacity: 1)
-        pthread_mutex_init(m, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(m)
-        m.deallocate()
-    }
-
-    @inline(__always) func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(m)
-        defer { pthread_mutex_unlock(m) }
-        return try body()
-    }
-}
-
 /// Fan-out of length updates to any number of `AsyncStream` listeners.
 final class LengthBroadcaster: @unchecked Sendable {
     // Invariant: `listeners` and `next` are only touched under `lock`.
-    private let lock = TreeMutex()
+    private let lock = Lock()
     private var listeners: [Int: AsyncStream<UInt64>.Continuation] = [:]
     private var next = 0
 
@@ -94,7 +74,7 @@ final class LengthBroadcaster: @unchecked Sendable {
 /// An in-memory, writable log: the reference implementation used by tests.
 public final class MemoryTreeLog: TreeLog, @unchecked Sendable {
     // Invariant: `blocks` is only touched under `lock`.
-    private let lock = TreeMutex()
+    private let lock = Lock()
     private var blocks: [[UInt8]] = []
     private let broadcaster = LengthBroadcaster()
 
@@ -136,7 +116,7 @@ public final class MemoryTreeLog: TreeLog, @unchecked Sendable {
 /// source on demand, counting what it fetched (the stand-in for a peer replicating a HyperLog sparsely).
 public final class SparseTreeLog: TreeLog, @unchecked Sendable {
     // Invariant: `held`, `fetchCount` and `waves` are only touched under `lock`.
-    private let lock = TreeMutex()
+    private let lock = Lock()
     private let source: any TreeLog
     private var held: [UInt64: [UInt8]] = [:]
     private var fetchCount = 0

@@ -24,7 +24,7 @@ public struct LMDBDatabase: Sendable, Hashable {
 public final class LMDBEnvironment: @unchecked Sendable {
     private var env: OpaquePointer?
     private let gate = ReadWriteLock()
-    private let writer = Mutex()
+    private let writer = Lock()
     private var mapSize: Int
     /// Directory of the environment.
     public let path: String

@@ -32,12 +32,12 @@ final class ReadWriteLock: @unchecked Sendable {
     }
 }
 
-/// A plain mutex for serialising LMDB writers inside this process.
-final class Mutex: @unchecked Sendable {
+/// A pthread mutex for short critical sections; never hold it across `await`. Shared by the storage modules.
+public final class Lock: @unchecked Sendable {
     // Invariant: allocated in init, destroyed and freed in deinit only.
     private let m: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    public init() {
         m = .allocate(capacity: 1)
         pthread_mutex_init(m, nil)
     }
@@ -47,7 +47,8 @@ final class Mutex: @unchecked Sendable {
         m.deallocate()
     }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    /// Runs `body` holding the lock.
+    @inline(__always) public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(m)
         defer { pthread_mutex_unlock(m) }
         return try body()
