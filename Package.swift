@@ -126,7 +126,8 @@ let package = Package(
             path: "Benchmarks/HyperTreeBench"),
         .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
         .executableTarget(
-            name: "DispatcherBench", dependencies: ["Dispatcher", "AllocationCounter"], path: "Benchmarks/DispatcherBench"),
+            name: "DispatcherBench", dependencies: ["Dispatcher", "AllocationCounter"],
+            path: "Benchmarks/DispatcherBench"),
         .executableTarget(
             name: "RelayBench",
             dependencies: [
@@ -139,7 +140,8 @@ let package = Package(
             exclude: ["baseline_relay.py"]
         ),
         .executableTarget(
-            name: "NostrRelayBench", dependencies: ["NostrRelay", "HyperCrypto", .product(name: "Logging", package: "swift-log")],
+            name: "NostrRelayBench",
+            dependencies: ["NostrRelay", "HyperCrypto", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/NostrRelayBench"),
         .executableTarget(
             name: "SwarmBench",
