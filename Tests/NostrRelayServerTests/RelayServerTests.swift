@@ -85,7 +85,8 @@ struct RelayServerTests {
     @Test("/health answers JSON and /metrics serves the Prometheus registry")
     func healthAndMetrics() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "probe_total").increment(by: Int64(3))
+        registry.makeCounter(descriptor: .init(metricName: "probe", unitName: "total", helpText: "test probe"))
+            .increment(by: Int64(3))
         try await app(EchoFrontend(), registry: registry).test(.live) { client in
             try await client.execute(uri: "/health", method: .get) { r in
                 #expect(r.status == .ok)
