@@ -7,9 +7,17 @@ VENV=.venv
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import nostr_sdk, websockets, coincurve, pytest' 2>/dev/null \
-    || [ "$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("nostr-sdk"))')" != "0.45.1" ]; then
-    "$VENV/bin/pip" install -q --disable-pip-version-check nostr-sdk==0.45.1 websockets coincurve pytest
+# Pinned so that every run drives the gateway with the same clients.
+PACKAGES=(nostr-sdk==0.45.1 websockets==17.4 coincurve==21.0.0 pytest==9.2.0)
+if ! "$VENV/bin/python" - "${PACKAGES[@]}" <<'PY' 2>/dev/null; then
+import sys
+from importlib.metadata import version
+for spec in sys.argv[1:]:
+    name, want = spec.split("==")
+    if version(name) != want:
+        sys.exit(1)
+PY
+    "$VENV/bin/pip" install -q --disable-pip-version-check "${PACKAGES[@]}"
 fi
 swift build --product hypertuna-gateway
 export HYPERTUNA_GATEWAY_BIN="$PWD/.build/debug/hypertuna-gateway"
