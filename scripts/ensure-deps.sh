@@ -6,7 +6,9 @@ for pkg in libsodium-dev liblmdb-dev libsecp256k1-dev pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${HYPERTUNA_PYTHON:-0}" = 1 ]; then
-    python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+    # The real-client tests need python3 with a working venv (Debian splits ensurepip into python3-venv).
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "ensure-deps: installing ${need[*]}" >&2
