@@ -1,5 +1,6 @@
 import CSodium
 import HyperCrypto
+import HyperLog
 
 /// Failures of the secret-stream layer; each one ends the connection.
 public enum SecretStreamError: Error, Equatable, CustomStringConvertible {
@@ -111,14 +112,12 @@ public struct SecretStream: Sendable {
     public static let overhead = SecretStreamCipher.aBytes
     static let idHeaderBytes = 32 + SecretStreamCipher.headerBytes
 
-    static let namespaces: ([UInt8], [UInt8]) = {
-        let ns = BLAKE2b.hash(Array("hyperswarm/secret-stream".utf8))
-        return (BLAKE2b.hash(ns, [0]), BLAKE2b.hash(ns, [1]))
-    }()
+    /// hypercore-crypto `namespace('hyperswarm/secret-stream', 2)`: the initiator's and the responder's.
+    static let namespaces = HypercoreCrypto.namespace("hyperswarm/secret-stream", count: 2)
 
     /// The 32-byte id a side announces after the handshake: BLAKE2b-256(namespace(side), key: handshakeHash).
     public static func streamID(handshakeHash: [UInt8], isInitiator: Bool) -> [UInt8] {
-        BLAKE2b.hash(isInitiator ? namespaces.0 : namespaces.1, key: handshakeHash)
+        BLAKE2b.hash(isInitiator ? namespaces[0] : namespaces[1], key: handshakeHash)
     }
 
     /// What the caller must do after feeding input.

@@ -1,5 +1,6 @@
 import CompactEncoding
 import HyperCrypto
+import HyperLog
 
 /// `hypercore/alpha` wire messages (hypercore lib/messages.js `wire.*`), in channel message-type order.
 public enum Wire {
@@ -11,19 +12,10 @@ public enum Wire {
         case sync = 0, request, cancel, data, noData, want, unwant, bitfield, range, `extension`
     }
 
-    static let namespaces: [[UInt8]] = {
-        let ns = BLAKE2b.hash(Array("hypercore".utf8))
-        return (0..<6).map { BLAKE2b.hash(ns, [UInt8($0)]) }
-    }()
-
     /// Hypercore's replication capability: BLAKE2b-256(REPLICATE_{INITIATOR,RESPONDER} || key, key: handshakeHash).
+    /// The channel id of a log's replication is its discovery key (`HypercoreCrypto.discoveryKey`).
     public static func capability(isInitiator: Bool, key: [UInt8], handshakeHash: [UInt8]) -> [UInt8] {
-        BLAKE2b.hash(isInitiator ? namespaces[1] : namespaces[2], key, key: handshakeHash)
-    }
-
-    /// Discovery key of a log: BLAKE2b-256("hypercore", key: publicKey); the channel id of its replication.
-    public static func discoveryKey(_ publicKey: [UInt8]) -> [UInt8] {
-        BLAKE2b.hash(Array("hypercore".utf8), key: publicKey)
+        BLAKE2b.hash(isInitiator ? Caps.replicateInitiator : Caps.replicateResponder, key, key: handshakeHash)
     }
 }
 
