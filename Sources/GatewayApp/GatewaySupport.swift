@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NostrRelay
 import NostrRelayServer
 
 enum GatewaySupport {
@@ -24,6 +25,16 @@ enum GatewaySupport {
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = parsed
             return handler
+        }
+    }
+
+    /// Opens the relay store with the gateway key (created if missing), or prints the error and exits.
+    static func openStore(_ config: GatewayConfiguration) -> any EventStore {
+        do {
+            let key = try GatewayKeyFile.loadOrCreate(directory: config.storagePath).keyPair
+            return try config.openEventStore(keyPair: key)
+        } catch {
+            fail("cannot open the relay store in \(config.storeDirectory): \(error)")
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HyperLog
+import NostrRelayServer
 
 /// `hypertuna-gateway log ...`: append to, inspect and verify the signed log kept under a data directory.
 struct LogCommand: ParsableCommand {
@@ -19,7 +20,7 @@ struct LogCommand: ParsableCommand {
         /// The name of the log that holds the relay's HyperTree (see `IndexedEventStore.durable`).
         static let relayLogName = "relay"
 
-        var storeDirectory: String { (data as NSString).appendingPathComponent("relay-log") }
+        var storeDirectory: String { (data as NSString).appendingPathComponent(StoreKind.hypertree.directoryName) }
 
         /// Opens an existing log for reading (`relay` by default); a missing log is a clear error.
         func openExisting() throws -> (LMDBLogStore, HyperLog) {

@@ -18,13 +18,7 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let config = await GatewaySupport.configuration(options)
         guard batchSize > 0 else { GatewaySupport.fail("--batch-size must be positive") }
-        let store: any EventStore
-        do {
-            let key = try GatewayKeyFile.loadOrCreate(directory: config.storagePath).keyPair
-            store = try config.openEventStore(keyPair: key)
-        } catch {
-            GatewaySupport.fail("cannot open the relay store in \(config.storeDirectory): \(error)")
-        }
+        let store = GatewaySupport.openStore(config)
         let started = Date()
         let totals: EventTransfer.ImportProgress
         do {
@@ -54,13 +48,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = await GatewaySupport.configuration(options)
-        let store: any EventStore
-        do {
-            let key = try GatewayKeyFile.loadOrCreate(directory: config.storagePath).keyPair
-            store = try config.openEventStore(keyPair: key)
-        } catch {
-            GatewaySupport.fail("cannot open the relay store in \(config.storeDirectory): \(error)")
-        }
+        let store = GatewaySupport.openStore(config)
         let handle: FileHandle
         if let output {
             guard FileManager.default.createFile(atPath: output, contents: nil),

@@ -36,7 +36,7 @@ extension GatewayConfiguration {
 
     /// Directory of the relay store inside the data directory.
     public var storeDirectory: String {
-        (storagePath as NSString).appendingPathComponent(store == .hypertree ? "relay-log" : "relay")
+        (storagePath as NSString).appendingPathComponent(store.directoryName)
     }
 
     /// Opens the durable event store: the relay index scheme in a HyperTree over a HyperLog signed by the gateway

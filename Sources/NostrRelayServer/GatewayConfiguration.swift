@@ -18,6 +18,9 @@ public enum StoreKind: String, Sendable, CaseIterable {
     case hypertree
     /// The same index scheme directly in LMDB (no log, no signatures): a fallback and a benchmark reference.
     case lmdb
+
+    /// The store's directory inside the data directory (`hypertuna-gateway log` reads `relay-log`).
+    public var directoryName: String { self == .hypertree ? "relay-log" : "relay" }
 }
 
 /// Limits the relay enforces and publishes in its NIP-11 document. Defaults are the engine's (`RelayConfiguration()`).
