@@ -4,15 +4,15 @@ import HyperLog
 import NostrRelayServer
 
 /// `hypertuna-gateway log ...`: append to, inspect and verify the signed log kept under a data directory.
-struct LogCommand: ParsableCommand {
+struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "Inspect or verify the gateway's signed relay log; append to or demo a scratch log beside it.",
         subcommands: [Append.self, Inspect.self, Verify.self, Demo.self])
 
     struct Location: ParsableArguments {
-        @Option(help: "Gateway data directory; the logs live in <data>/relay-log, as `serve` keeps them.")
-        var data: String = "./data"
+        /// `--config` and `--data`, read exactly as `serve` reads them (with `GATEWAY_RELAY_STORAGE`).
+        @OptionGroup var gateway: ConfigOptions
 
         @Option(help: "Log name inside the store (`relay` is the gateway's relay log; default: see each command).")
         var name: String?
@@ -20,13 +20,21 @@ struct LogCommand: ParsableCommand {
         /// The name of the log that holds the relay's HyperTree (see `IndexedEventStore.durable`).
         static let relayLogName = "relay"
 
-        var storeDirectory: String { (data as NSString).appendingPathComponent(StoreKind.hypertree.directoryName) }
+        /// The configured gateway's log store directory; the relay log must exist there unless `scratch`.
+        func storeDirectory(scratch: Bool) async throws -> String {
+            let config = await GatewaySupport.configuration(gateway)
+            guard scratch || config.store == .hypertree else {
+                throw LogCommandError("GATEWAY_RELAY_STORE=\(config.store.rawValue) keeps no signed relay log")
+            }
+            return (config.storagePath as NSString).appendingPathComponent(StoreKind.hypertree.directoryName)
+        }
 
         /// Opens an existing log for reading (`relay` by default); a missing log is a clear error.
-        func openExisting() throws -> (LMDBLogStore, HyperLog) {
+        func openExisting() async throws -> (LMDBLogStore, HyperLog) {
             let logName = name ?? Self.relayLogName
+            let storeDirectory = try await storeDirectory(scratch: false)
             guard FileManager.default.fileExists(atPath: storeDirectory) else {
-                throw ValidationError("no log store at \(storeDirectory) (start `hypertuna-gateway serve` first)")
+                throw LogCommandError("no log store at \(storeDirectory) (start `hypertuna-gateway serve` first)")
             }
             let store = try LMDBLogStore(path: storeDirectory)
             do {
@@ -39,13 +47,16 @@ struct LogCommand: ParsableCommand {
 
         /// Opens (creating with its own key pair on first use) a scratch log for raw blocks; never the relay log,
         /// whose blocks must stay HyperTree nodes.
-        func openScratch(mode: SigningMode = .manifest) throws -> (LMDBLogStore, HyperLog) {
+        func openScratch(mode: SigningMode = .manifest) async throws -> (LMDBLogStore, HyperLog) {
             let logName = name ?? "scratch"
             guard logName != Self.relayLogName else {
                 throw ValidationError(
                     "refusing to append raw blocks to the relay log: its blocks are the relay's HyperTree; use --name")
             }
-            let store = try LMDBLogStore(path: storeDirectory)
+            let directory = try await storeDirectory(scratch: true)
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let store = try LMDBLogStore(path: directory)
             do {
                 return (store, try HyperLog.openOrCreate(in: try store.open(name: logName), mode: mode))
             } catch {
@@ -55,7 +66,7 @@ struct LogCommand: ParsableCommand {
         }
     }
 
-    struct Append: ParsableCommand {
+    struct Append: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Append each argument as one block (one atomic, signed batch).")
 
@@ -67,12 +78,12 @@ struct LogCommand: ParsableCommand {
         @Argument(help: "Block texts (UTF-8).")
         var text: [String]
 
-        func run() throws {
+        func run() async throws {
             guard let mode = SigningMode(rawValue: mode) else {
                 throw ValidationError("--mode must be manifest or compat")
             }
             guard !text.isEmpty else { throw ValidationError("give at least one block text") }
-            let (store, log) = try location.openScratch(mode: mode)
+            let (store, log) = try await location.openScratch(mode: mode)
             defer { store.close() }
             let before = log.length
             let length = try log.append(text.map { Array($0.utf8) })
@@ -81,7 +92,7 @@ struct LogCommand: ParsableCommand {
         }
     }
 
-    struct Inspect: ParsableCommand {
+    struct Inspect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the log state and its last blocks.")
 
         @OptionGroup var location: Location
@@ -89,8 +100,8 @@ struct LogCommand: ParsableCommand {
         @Option(help: "How many of the last blocks to print.")
         var last: Int = 5
 
-        func run() throws {
-            let (store, log) = try location.openExisting()
+        func run() async throws {
+            let (store, log) = try await location.openExisting()
             defer { store.close() }
             print(log.info)
             let length = log.length
@@ -106,14 +117,14 @@ struct LogCommand: ParsableCommand {
         }
     }
 
-    struct Verify: ParsableCommand {
+    struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify every stored block against the signed Merkle tree.")
 
         @OptionGroup var location: Location
 
-        func run() throws {
-            let (store, log) = try location.openExisting()
+        func run() async throws {
+            let (store, log) = try await location.openExisting()
             defer { store.close() }
             let checked = try log.verify()
             print("ok: signature valid for length \(log.length) (fork \(log.fork)); \(checked) blocks verified")
@@ -131,7 +142,7 @@ struct LogCommand: ParsableCommand {
 
         func run() async throws {
             guard count > 0 && count <= 100_000 else { throw ValidationError("--count must be 1...100000") }
-            let (store, log) = try location.openScratch()
+            let (store, log) = try await location.openScratch()
             defer { store.close() }
             let start = log.length
             let batch = (0..<count).map { i in Array("demo block \(start + UInt64(i))".utf8) }
@@ -142,4 +153,10 @@ struct LogCommand: ParsableCommand {
             print(report)
         }
     }
+}
+
+/// A failure of a `log` subcommand that is not a usage mistake (printed without the usage text).
+struct LogCommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
