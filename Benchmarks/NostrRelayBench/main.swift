@@ -43,6 +43,44 @@ for e in events.prefix(ingestCount) where (try? e.verify()) != nil { verified +=
 let verifyRate = Double(verified) / (now() - t0)
 print(String(format: "baseline  single-core verify (id + BIP-340): %.0f events/s", verifyRate))
 
+/// Per-stage totals of the store's group commits (`IndexedEventStore.lastInsertStages`).
+struct StageSum {
+    var checks = 0.0, lookups = 0.0, keys = 0.0, apply = 0.0, treeOps = 0.0, encode = 0.0, append = 0.0, cache = 0.0
+    var lookupCount = 0, blocks = 0
+    mutating func add(_ s: InsertStages) {
+        func sec(_ d: Duration) -> Double { Double(d / .nanoseconds(1)) / 1e9 }
+        checks += sec(s.checks)
+        lookups += sec(s.lookups)
+        keys += sec(s.indexKeys)
+        apply += sec(s.apply)
+        lookupCount += s.lookupCount
+        if let t = s.tree {
+            treeOps += sec(t.operations)
+            encode += sec(t.encode)
+            append += sec(t.append)
+            cache += sec(t.cacheWarm)
+            blocks += t.blocks
+        }
+    }
+    func report(total: Double, events: Int) -> String {
+        func part(_ name: String, _ v: Double) -> String {
+            String(format: "%@ %.1f us/event (%.0f%%)", name, v / Double(events) * 1e6, v / total * 100)
+        }
+        var lines = [
+            "          stages: " + part("checks", checks) + ", of which " + part("store reads", lookups)
+                + String(format: " [%.1f reads/event]", Double(lookupCount) / Double(events)),
+            "                  " + part("index keys", keys) + ", " + part("kv apply", apply),
+        ]
+        if blocks > 0 {
+            lines.append(
+                "                  apply = " + part("tree puts", treeOps) + ", " + part("encode", encode) + ", "
+                    + part("log append", append) + ", " + part("cache warm", cache)
+                    + String(format: " [%.1f blocks/event]", Double(blocks) / Double(events)))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
 func tempDir() -> String {
     let p = FileManager.default.temporaryDirectory.appendingPathComponent("relaybench-\(UUID().uuidString)").path
     try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
@@ -59,16 +97,20 @@ for (name, durable) in [("memory KV", false), ("HyperTree+LMDB fsync", true)] wh
         ? try IndexedEventStore.durable(path: dir, keyPair: keyPair).store : IndexedEventStore(kv: InMemoryOrderedKV())
     t0 = now()
     var i = 0
+    var sum = StageSum()
     while i < ingestCount {
         let group = Array(events[i..<min(i + 1024, ingestCount)])
         _ = try await store.insert(group)
+        if let s = store.lastInsertStages { sum.add(s) }
         i += group.count
     }
-    let rate = Double(ingestCount) / (now() - t0)
+    let elapsed = now() - t0
+    let rate = Double(ingestCount) / elapsed
     print(
         String(
             format: "store     insert, %@, groups of 1024: %.0f events/s (%.2fx baseline)", name, rate,
             rate / verifyRate))
+    print(sum.report(total: elapsed, events: ingestCount))
     try await store.close()
 }
 

@@ -46,6 +46,7 @@ public final class HyperTree: Sendable {
 
     let store: TreeStore
     let options: Options
+    let timings = CommitTimingsBox()
     /// Pinned version for checkouts and snapshots; nil follows the log.
     let pinned: UInt64?
 
@@ -149,8 +150,9 @@ public final class HyperTree: Sendable {
         do {
             try await appendHeaderIfEmpty()
             let b = TreeBatch(store: store, baseLength: store.log.length)
+            let started = ContinuousClock.now
             let result = try await body(b)
-            try await commit(b)
+            try await commit(b, operationsTime: ContinuousClock.now - started)
             await store.writeLock.unlock()
             return result
         } catch {
@@ -159,21 +161,35 @@ public final class HyperTree: Sendable {
         }
     }
 
-    private nonisolated(nonsending) func commit(_ b: TreeBatch) async throws {
+    private nonisolated(nonsending) func commit(_ b: TreeBatch, operationsTime: Duration) async throws {
         b.closed = true
         guard b.count > 0 else { return }
+        let clock = ContinuousClock()
+        var t = CommitTimings()
+        t.operations = operationsTime
+        var mark = clock.now
         let (raw, decoded) = b.encode()
+        t.encode = clock.now - mark
+        t.blocks = raw.count
+        mark = clock.now
         let newLength = try await store.log.append(raw)
+        t.append = clock.now - mark
         guard newLength == b.baseLength + UInt64(raw.count) else {
             throw TreeError.blockUnavailable(
                 seq: b.baseLength,
                 reason: "log length \(newLength) after append, expected \(b.baseLength + UInt64(raw.count))")
         }
+        mark = clock.now
         for (entry, index) in decoded {
             store.cache.put(entry.seq, entry)
             store.indexes.put(entry.seq, index)
         }
+        t.cacheWarm = clock.now - mark
+        timings.set(t)
     }
+
+    /// Timings of this tree object's most recent non-empty batch commit, nil before the first one.
+    public var lastCommitTimings: CommitTimings? { timings.get() }
 
     /// Inserts or replaces `key`. With `cas`, writes only if `cas(previous, next)` is true. Returns whether it wrote.
     @discardableResult

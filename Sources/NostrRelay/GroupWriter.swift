@@ -92,12 +92,14 @@ final class GroupWriter: Sendable {
                 outcomes = try await store.insert(batch.map(\.event))
                 if logger.logLevel <= .debug {
                     let ms = (ContinuousClock.now - started) / .milliseconds(1)
-                    logger.debug(
-                        "group commit",
-                        metadata: [
-                            "events": "\(batch.count)", "ms": "\(Int(ms * 10) / 10)",
-                            "queued": "\(state.withLock { $0.pending.count })",
-                        ])
+                    var metadata: Logger.Metadata = [
+                        "events": "\(batch.count)", "ms": "\(Int(ms * 10) / 10)",
+                        "queued": "\(state.withLock { $0.pending.count })",
+                    ]
+                    if let stages = (store as? IndexedEventStore)?.lastInsertStages {
+                        for (k, v) in stages.metadata { metadata[k] = .string(v) }
+                    }
+                    logger.debug("group commit", metadata: metadata)
                 }
             } catch {
                 logger.error("event store write failed", metadata: ["error": "\(error)", "events": "\(batch.count)"])

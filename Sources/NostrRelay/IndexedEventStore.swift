@@ -1,4 +1,5 @@
 import HyperCrypto
+import HyperTree
 
 /// The event store logic, written once over any `OrderedKeyValueStore` (index scheme: see `IndexKeys`).
 /// Each `insert` call becomes one atomic `apply` batch; inserts are serialised, queries run concurrently.
@@ -11,6 +12,7 @@ public final class IndexedEventStore: EventStore {
     private let cache: EventCache
     /// Ids that may have a deletion marker; nil until loaded by the first write. Only used inside `writeGate`.
     private let deletions = Locked<DeletionFilter?>(nil)
+    private let stages = Locked<InsertStages?>(nil)
 
     /// A store over `kv`; up to `cacheCapacity` decoded events are kept in memory for queries.
     public init(kv: any OrderedKeyValueStore, cacheCapacity: Int = 65_536) {
@@ -33,6 +35,10 @@ public final class IndexedEventStore: EventStore {
         var operations: [KVOperation] = []
         var added: [String: NostrEvent] = [:]
         var removed: [String] = []
+        /// Time spent reading the store (not the overlay) for duplicate, deletion and replaceable checks.
+        let lookups = LookupMeter()
+        /// Time spent building body and index keys.
+        var indexKeys: Duration = .zero
 
         mutating func put(_ key: [UInt8], _ value: [UInt8], readable: Bool = true) {
             if readable { values[BytesKey(bytes: key)] = .some(value) }
@@ -46,6 +52,8 @@ public final class IndexedEventStore: EventStore {
 
     private func get(_ key: [UInt8], _ overlay: Overlay) async throws -> [UInt8]? {
         if let pending = overlay.values[BytesKey(bytes: key)] { return pending }
+        let started = ContinuousClock.now
+        defer { overlay.lookups.add(ContinuousClock.now - started) }
         return try await kv.get(key)
     }
 
@@ -58,6 +66,8 @@ public final class IndexedEventStore: EventStore {
     }
 
     private func remove(_ e: NostrEvent, _ overlay: inout Overlay) {
+        let started = ContinuousClock.now
+        defer { overlay.indexKeys += ContinuousClock.now - started }
         overlay.added[e.id] = nil
         overlay.removed.append(e.id)
         overlay.delete(IndexKeys.body(e.id))
@@ -65,6 +75,8 @@ public final class IndexedEventStore: EventStore {
     }
 
     private func add(_ e: NostrEvent, _ overlay: inout Overlay) {
+        let started = ContinuousClock.now
+        defer { overlay.indexKeys += ContinuousClock.now - started }
         overlay.added[e.id] = e
         overlay.put(IndexKeys.body(e.id), Array(e.json.utf8))
         let idBytes = Array(e.id.utf8)
@@ -77,11 +89,22 @@ public final class IndexedEventStore: EventStore {
             var overlay = Overlay()
             var outcomes: [InsertOutcome] = []
             outcomes.reserveCapacity(events.count)
+            let started = ContinuousClock.now
             for e in events { outcomes.append(try await insertOne(e, &overlay)) }
+            var t = InsertStages(events: events.count)
+            t.checks = ContinuousClock.now - started - overlay.indexKeys
+            t.lookups = overlay.lookups.total
+            t.lookupCount = overlay.lookups.count
+            t.indexKeys = overlay.indexKeys
+            t.operations = overlay.operations.count
             if !overlay.operations.isEmpty {
+                let applyStarted = ContinuousClock.now
                 try await kv.apply(overlay.operations)
+                t.apply = ContinuousClock.now - applyStarted
+                t.tree = (kv as? HyperTreeKV)?.tree.lastCommitTimings
                 cache.committed(added: Array(overlay.added.values), removed: overlay.removed)
             }
+            stages.withLock { $0 = t }
             return outcomes
         }
     }
@@ -120,6 +143,9 @@ public final class IndexedEventStore: EventStore {
         add(e, &overlay)
         return .stored
     }
+
+    /// Where the time of the most recent `insert` went (nil before the first one).
+    public var lastInsertStages: InsertStages? { stages.withLock { $0 } }
 
     /// Builds the deletion filter from the stored `deleted:` markers (once, inside the write gate).
     private func loadDeletionFilter() async throws {
