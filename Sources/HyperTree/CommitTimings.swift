@@ -1,3 +1,5 @@
+import LMDBKit
+
 /// Where the time of one batch commit went (see `HyperTree.lastCommitTimings`).
 public struct CommitTimings: Sendable, Equatable {
     /// Puts and deletes of the batch: node searches, block loads and copy-on-write node edits.
@@ -16,7 +18,7 @@ public struct CommitTimings: Sendable, Equatable {
 
 /// The most recent commit's timings of a tree (written by the single writer, read by anyone).
 final class CommitTimingsBox: Sendable {
-    private let lock = TreeMutex()
+    private let lock = Lock()
     // Invariant: only read or written under `lock`.
     nonisolated(unsafe) private var value: CommitTimings?
 
