@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HyperLog
+import NostrRelay
 import NostrRelayServer
 
 /// `hypertuna-gateway log ...`: append to, inspect and verify the signed log kept under a data directory.
@@ -18,7 +19,7 @@ struct LogCommand: AsyncParsableCommand {
         var name: String?
 
         /// The name of the log that holds the relay's HyperTree (see `IndexedEventStore.durable`).
-        static let relayLogName = "relay"
+        static let relayLogName = IndexedEventStore.relayLogName
 
         /// The configured gateway's log store directory; the relay log must exist there unless `scratch`.
         func storeDirectory(scratch: Bool) async throws -> String {

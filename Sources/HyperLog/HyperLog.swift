@@ -21,10 +21,9 @@ public final class HyperLog: @unchecked Sendable {
 
     let storage: any LogStorage
     let lock = Lock()
-    // Invariant: `state`, `subscribers` and `nextSubscriber` are only touched under `lock`.
+    private let eventBroadcaster = Broadcaster<LogEvent>(buffer: 4096)
+    // Invariant: `state` is only touched under `lock`.
     var state: State
-    private var subscribers: [UInt64: AsyncStream<LogEvent>.Continuation] = [:]
-    private var nextSubscriber: UInt64 = 0
     /// The key pair of a writable log.
     public let keyPair: Ed25519KeyPair?
 
@@ -325,34 +324,12 @@ public final class HyperLog: @unchecked Sendable {
     // MARK: Events
 
     /// A stream of changes (appends, verified upgrades, downloads, truncations, clears) from now on.
-    public func events() -> AsyncStream<LogEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(of: LogEvent.self, bufferingPolicy: .bufferingNewest(4096))
-        let id: UInt64 = lock.withLock {
-            nextSubscriber += 1
-            subscribers[nextSubscriber] = continuation
-            return nextSubscriber
-        }
-        continuation.onTermination = { [weak self] _ in
-            guard let self else { return }
-            _ = self.lock.withLock { self.subscribers.removeValue(forKey: id) }
-        }
-        return stream
-    }
+    public func events() -> AsyncStream<LogEvent> { eventBroadcaster.stream() }
 
-    func emit(_ event: LogEvent) {
-        let subs = lock.withLock { Array(subscribers.values) }
-        for s in subs { s.yield(event) }
-    }
+    func emit(_ event: LogEvent) { eventBroadcaster.publish(event) }
 
     /// Finishes every event stream (the storage is owned by its store).
-    public func close() {
-        let subs = lock.withLock {
-            let s = Array(subscribers.values)
-            subscribers.removeAll()
-            return s
-        }
-        for s in subs { s.finish() }
-    }
+    public func close() { eventBroadcaster.finish() }
 }
 
 /// A read view of a log at a fixed length (see `HyperLog.snapshot()`).

@@ -1,3 +1,4 @@
+import HyperLog
 import LMDBKit
 
 #if canImport(Glibc)
@@ -44,39 +45,12 @@ extension TreeLog {
     }
 }
 
-/// Fan-out of length updates to any number of `AsyncStream` listeners.
-final class LengthBroadcaster: @unchecked Sendable {
-    // Invariant: `listeners` and `next` are only touched under `lock`.
-    private let lock = Lock()
-    private var listeners: [Int: AsyncStream<UInt64>.Continuation] = [:]
-    private var next = 0
-
-    func stream() -> AsyncStream<UInt64> {
-        let (stream, cont) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(64))
-        let id = lock.withLock { () -> Int in
-            next += 1
-            listeners[next] = cont
-            return next
-        }
-        cont.onTermination = { [weak self] _ in
-            guard let self else { return }
-            _ = self.lock.withLock { self.listeners.removeValue(forKey: id) }
-        }
-        return stream
-    }
-
-    func publish(_ length: UInt64) {
-        let conts = lock.withLock { Array(listeners.values) }
-        for c in conts { c.yield(length) }
-    }
-}
-
 /// An in-memory, writable log: the reference implementation used by tests.
 public final class MemoryTreeLog: TreeLog, @unchecked Sendable {
     // Invariant: `blocks` is only touched under `lock`.
     private let lock = Lock()
     private var blocks: [[UInt8]] = []
-    private let broadcaster = LengthBroadcaster()
+    private let broadcaster = Broadcaster<UInt64>(buffer: 64)
 
     public init(blocks: [[UInt8]] = []) { self.blocks = blocks }
 

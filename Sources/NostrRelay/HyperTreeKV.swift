@@ -64,6 +64,9 @@ extension IndexedEventStore {
     /// Default memory bound of the relay tree's block cache (256 MiB).
     public static let defaultTreeCacheBytes = 256 << 20
 
+    /// Name of the relay's log inside its LMDB log store (`hypertuna-gateway log` reads it).
+    public static let relayLogName = "relay"
+
     /// The durable relay store: a writable HyperLog named `logName` in the LMDB directory `path` (created on
     /// first use, signed by `keyPair`), a HyperTree on top, and the relay index scheme in it. Every group of
     /// events is one fsynced LMDB transaction and one signed log append. `close()` closes the directory.
@@ -71,7 +74,7 @@ extension IndexedEventStore {
     /// random paths of a tree of ~10 blocks per event, so the default is sized to keep the hot part of a
     /// million-block tree in memory (see Docs/gateway.md "Benchmark figures").
     public static func durable(
-        path: String, keyPair: Ed25519KeyPair, logName: String = "relay", durable: Bool = true,
+        path: String, keyPair: Ed25519KeyPair, logName: String = IndexedEventStore.relayLogName, durable: Bool = true,
         cacheBytes: Int = defaultTreeCacheBytes
     ) throws -> (store: IndexedEventStore, log: HyperLog) {
         let lmdb = try LMDBLogStore(path: path, durable: durable)
