@@ -12,6 +12,8 @@ import SwarmTransport
 // Arguments: [megabytes (100)] [tree keys (1000000)]
 let megabytes = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 100 : 100
 let treeKeys = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 1_000_000 : 1_000_000
+// Optional third argument "replication": only the replication phase, 5 rounds (for profiling with perf).
+let replicationOnly = CommandLine.arguments.count > 3 && CommandLine.arguments[3] == "replication"
 let blockSize = 64 * 1024
 let blockCount = megabytes * 1024 * 1024 / blockSize
 let totalBytes = blockCount * blockSize
@@ -19,6 +21,14 @@ let group = MultiThreadedEventLoopGroup.singleton
 
 func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+/// User + system CPU time of this process so far (all threads), in seconds.
+func processCPUSeconds() -> Double {
+    var u = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &u)
+    return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec)
+        + Double(u.ru_stime.tv_usec) / 1e6
 }
 
 // MARK: plain TCP copy
@@ -160,15 +170,25 @@ func cryptoOnly(blocks: [[UInt8]]) throws -> Double {
 
 // MARK: main
 
-var rng = SystemRandomNumberGenerator()
-let blocks: [[UInt8]] = (0..<blockCount).map { _ in (0..<blockSize).map { _ in UInt8.random(in: 0...255, using: &rng) }
-}
+let blocks: [[UInt8]] = (0..<blockCount).map { _ in randomBytes(blockSize) }
 let writer = try HyperLog.create(in: MemoryLogStorage(), keyPair: .generate())
 for chunk in stride(from: 0, to: blockCount, by: 64) {
     _ = try writer.append(Array(blocks[chunk..<min(chunk + 64, blockCount)]))
 }
 
 print("SwarmBench: \(megabytes) MB as \(blockCount) blocks of 64 KiB, loopback TCP")
+if replicationOnly {
+    for round in 1...10 {
+        let cpu0 = processCPUSeconds()
+        let r = try await replicate(writer: writer)
+        let cpu = processCPUSeconds() - cpu0
+        print(
+            String(
+                format: "round %d: replication %.3f s = %.1f MB/s, process CPU %.3f s (%.2f ns/byte)", round, r,
+                Double(totalBytes) / 1_048_576 / r, cpu, cpu * 1e9 / Double(totalBytes)))
+    }
+    exit(0)
+}
 var plainBest = Double.infinity
 var replBest = Double.infinity
 var streamBest = Double.infinity

@@ -164,6 +164,11 @@ final class ReplicationPeer: @unchecked Sendable {
         }
     }
 
+    /// Verified-block answers received in this event-loop tick, applied together by `flushBlocks()` (one leaf-hash
+    /// pass on the SIMD lanes, one storage write). Touched only on the event loop.
+    private var blockQueue: [(id: UInt64, proof: Proof)] = []
+    private var flushScheduled = false
+
     private func onData(_ payload: [UInt8]) throws {
         let (id, proof) = try Proof.decodeDataMessage(payload)
         guard let pending = replicator.pendingRequest(id, from: self) else { return }  // late or cancelled: ignore
@@ -171,6 +176,16 @@ final class ReplicationPeer: @unchecked Sendable {
             _ = replicator.complete(request: id, from: self, with: .success(proof))
             return
         }
+        if HyperLog.isPlainBlockProof(proof) {
+            blockQueue.append((id, proof))
+            if !flushScheduled {
+                // Runs after the reads of this loop tick: every block decoded meanwhile joins the batch.
+                flushScheduled = true
+                connection.eventLoop.execute { [self] in flushBlocks() }
+            }
+            return
+        }
+        flushBlocks()  // keep answers in arrival order
         let lengthBefore = log.length
         do {
             try log.apply(proof)
@@ -184,6 +199,28 @@ final class ReplicationPeer: @unchecked Sendable {
             _ = replicator.complete(request: id, from: self, with: .failure(ReplicationError.peerFailed("\(error)")))
             fail("sent data that failed verification: \(error)")
         }
+    }
+
+    /// Verifies and stores the queued block answers as one batch, then completes their requests. A block that
+    /// fails verification disconnects the peer (the others, verified independently, are kept).
+    private func flushBlocks() {
+        flushScheduled = false
+        guard !blockQueue.isEmpty else { return }
+        let items = blockQueue
+        blockQueue = []
+        let results = log.applyBlocks(items.map(\.proof))
+        var failure: Error?
+        for (item, result) in zip(items, results) {
+            switch result {
+            case .success:
+                _ = replicator.complete(request: item.id, from: self, with: .success(item.proof))
+            case .failure(let error):
+                failure = failure ?? error
+                _ = replicator.complete(
+                    request: item.id, from: self, with: .failure(ReplicationError.peerFailed("\(error)")))
+            }
+        }
+        if let failure { fail("sent data that failed verification: \(failure)") }
     }
 
     private func onNoData(_ m: RequestRef) throws {

@@ -45,6 +45,8 @@ public final class Replicator: Sendable {
         /// False when the caller applies the proof itself (`ProofSource` use).
         let apply: Bool
         let continuation: CheckedContinuation<Proof, Error>
+        /// Fails the request after `requestTimeout` (on the peer's event loop); cancelled when it completes.
+        let timer: Scheduled<Void>
     }
 
     struct State {
@@ -133,7 +135,10 @@ public final class Replicator: Sendable {
             return r
         }
         eventsTask.withLockedValue { $0?.cancel() }
-        for p in pending { p.continuation.resume(throwing: ReplicationError.stopped) }
+        for p in pending {
+            p.timer.cancel()
+            p.continuation.resume(throwing: ReplicationError.stopped)
+        }
         for w in waiters { w.resume() }
         for p in peers { p.close() }
     }
@@ -152,7 +157,10 @@ public final class Replicator: Sendable {
             s.slotWaiters = []
             return (Array(f.values), w)
         }
-        for p in failed { p.continuation.resume(throwing: ReplicationError.peerFailed("connection closed")) }
+        for p in failed {
+            p.timer.cancel()
+            p.continuation.resume(throwing: ReplicationError.peerFailed("connection closed"))
+        }
         for w in waiters { w.resume() }  // they re-evaluate the remaining peers
     }
 
@@ -186,6 +194,7 @@ public final class Replicator: Sendable {
             return p
         }
         guard let p else { return nil }
+        p.timer.cancel()
         p.continuation.resume(with: result)
         releaseSlot(peer)
         return p
@@ -272,19 +281,19 @@ public final class Replicator: Sendable {
             s.requestsSent += 1
             return s.nextRequestID
         }
-        let timeout = requestTimeout
-        let timer = Task { [weak self, weak peer] in
-            try await Task.sleep(for: timeout)
-            guard let self, let peer else { return }
-            _ = self.complete(
-                request: id, from: peer, with: .failure(ReplicationError.timedOut(index: request.block?.index)))
-        }
-        defer { timer.cancel() }
+        let timeout = requestTimeout.components
+        let nanos = timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000
+        let block = request.block?.index
         return try await withCheckedThrowingContinuation { c in
+            // An event-loop timer, not a task per request: bulk downloads send thousands of requests.
+            let timer = peer.connection.eventLoop.scheduleTask(in: .nanoseconds(nanos)) { [weak self, weak peer] in
+                guard let self, let peer else { return }
+                _ = self.complete(request: id, from: peer, with: .failure(ReplicationError.timedOut(index: block)))
+            }
             state.withLockedValue {
                 $0.pending[id] = Pending(
-                    peer: ObjectIdentifier(peer), block: request.block?.index,
-                    upgradeFrom: request.upgrade?.start, apply: apply, continuation: c)
+                    peer: ObjectIdentifier(peer), block: block, upgradeFrom: request.upgrade?.start, apply: apply,
+                    continuation: c, timer: timer)
             }
             peer.sendRequest(request, id: id)
         }
@@ -362,13 +371,20 @@ public final class Replicator: Sendable {
     /// The block at `index`: from local storage, or fetched from a peer with just the proof nodes we lack.
     public func get(_ index: UInt64) async throws -> [UInt8] {
         if log.has(index) { return try log.get(index) }
+        try await fetch(index)
+        return try log.get(index)
+    }
+
+    /// Makes block `index` local (fetched, verified and stored) without reading it back.
+    func fetch(_ index: UInt64) async throws {
+        if log.has(index) { return }
         if index >= log.length { try await update() }
         let length = log.length
         guard index < length else { throw HyperLogError.outOfRange(index: index, length: length) }
         var tried = Set<ObjectIdentifier>()
         var lastError: Error = ReplicationError.noPeerHas(index: index)
         while true {
-            if log.has(index) { return try log.get(index) }
+            if log.has(index) { return }
             let peer: ReplicationPeer
             do {
                 peer = try await acquirePeer(block: index, minLength: index + 1, excluding: tried)
@@ -379,7 +395,7 @@ public final class Replicator: Sendable {
                 fork: log.fork, block: .init(index: index, nodes: try log.missingNodes(index)))
             do {
                 _ = try await send(request, to: peer)
-                if log.has(index) { return try log.get(index) }
+                if log.has(index) { return }
             } catch {
                 lastError = error
                 tried.insert(ObjectIdentifier(peer))
@@ -397,10 +413,10 @@ public final class Replicator: Sendable {
             var it = missing.makeIterator()
             for _ in 0..<width {
                 guard let i = it.next() else { break }
-                group.addTask { _ = try await self.get(i) }
+                group.addTask { try await self.fetch(i) }
             }
             while try await group.next() != nil {
-                if let i = it.next() { group.addTask { _ = try await self.get(i) } }
+                if let i = it.next() { group.addTask { try await self.fetch(i) } }
             }
         }
     }

@@ -13,6 +13,9 @@ public final class SwarmNode: Sendable {
 
     /// Outbound buffering per connection before we stop reading from that peer.
     static let waterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 8 << 20)
+    /// Receive buffers grow to 1 MiB: a bulk transfer reads many 64 KiB blocks per syscall and per loop tick, so the
+    /// replication code sees them together (one batch verify and store).
+    static let recvAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20)
 
     public let keyPair: Ed25519KeyPair
     public let config: SwarmConfiguration
@@ -123,6 +126,7 @@ public final class SwarmNode: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: Self.waterMark)
+            .childChannelOption(.recvAllocator, value: Self.recvAllocator)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try node.configure(channel, isInitiator: false, expected: nil, established: nil)
@@ -149,6 +153,7 @@ public final class SwarmNode: Sendable {
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: Self.waterMark)
+            .channelOption(.recvAllocator, value: Self.recvAllocator)
             .connectTimeout(config.handshakeTimeout)
             .connect(host: address.host, port: address.port).get()
         let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
