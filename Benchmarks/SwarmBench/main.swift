@@ -14,6 +14,8 @@ let megabytes = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) 
 let treeKeys = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 1_000_000 : 1_000_000
 // Optional third argument "replication" or "stream": only that phase, 10 rounds with CPU time (for profiling).
 let phaseOnly = CommandLine.arguments.count > 3 ? CommandLine.arguments[3] : nil
+// SWARMBENCH_VERIFY_ON_LOOP=1: verify and store received blocks on the event loop (Replicator.verifyOffLoop false).
+let verifyOffLoop = ProcessInfo.processInfo.environment["SWARMBENCH_VERIFY_ON_LOOP"] != "1"
 let blockSize = 64 * 1024
 let blockCount = megabytes * 1024 * 1024 / blockSize
 let totalBytes = blockCount * blockSize
@@ -85,7 +87,7 @@ func replicate(writer: HyperLog) async throws -> (wall: Double, cpu: Double) {
     let wHub = ReplicationHub()
     wHub.add(writer)
     let rHub = ReplicationHub()
-    let rep = rHub.add(reader, maxInflightPerPeer: 32)
+    let rep = rHub.add(reader, maxInflightPerPeer: 32, verifyOffLoop: verifyOffLoop)
     let w = SwarmNode { wHub.attach($0) }
     let r = SwarmNode { rHub.attach($0) }
     let addr = try await w.listen()

@@ -14,10 +14,12 @@ public final class ReplicationHub: Sendable {
     /// Starts replicating `log` on every current and future connection.
     @discardableResult
     public func add(
-        _ log: HyperLog, live: Bool = true, maxInflightPerPeer: Int = 64, requestTimeout: Duration = .seconds(10)
+        _ log: HyperLog, live: Bool = true, maxInflightPerPeer: Int = 64, requestTimeout: Duration = .seconds(10),
+        verifyOffLoop: Bool = true
     ) -> Replicator {
         let r = Replicator(
-            log: log, live: live, maxInflightPerPeer: maxInflightPerPeer, requestTimeout: requestTimeout)
+            log: log, live: live, maxInflightPerPeer: maxInflightPerPeer, requestTimeout: requestTimeout,
+            verifyOffLoop: verifyOffLoop)
         replicators.withLockedValue { $0[log.discoveryKey] = r }
         for c in connections.withLockedValue({ Array($0.values) }) { r.attach(c) }
         return r

@@ -164,10 +164,24 @@ final class ReplicationPeer: @unchecked Sendable {
         }
     }
 
-    /// Verified-block answers received in this event-loop tick, applied together by `flushBlocks()` (one leaf-hash
-    /// pass on the SIMD lanes, one storage write). Touched only on the event loop.
-    private var blockQueue: [(id: UInt64, proof: Proof)] = []
-    private var flushScheduled = false
+    /// An answer (data message) waiting to be verified and stored.
+    struct Answer: Sendable {
+        let id: UInt64
+        let proof: Proof
+        /// The request's upgrade start, for telling a stale upgrade from a lie.
+        let upgradeFrom: UInt64?
+    }
+
+    /// Answers decoded in this event-loop tick; `endOfTick()` hands them on together. Touched only on the loop.
+    private var tickAnswers: [Answer] = []
+    private var endOfTickScheduled = false
+
+    /// Answers handed to the verifier, in arrival order, and whether a drain is running on `Replicator.verifier`.
+    private struct Inbox {
+        var answers: [Answer] = []
+        var draining = false
+    }
+    private let inbox = NIOLockedValueBox(Inbox())
 
     private func onData(_ payload: [UInt8]) throws {
         let (id, proof) = try Proof.decodeDataMessage(payload)
@@ -176,51 +190,74 @@ final class ReplicationPeer: @unchecked Sendable {
             _ = replicator.complete(request: id, from: self, with: .success(proof))
             return
         }
-        if HyperLog.isPlainBlockProof(proof) {
-            blockQueue.append((id, proof))
-            if !flushScheduled {
-                // Runs after the reads of this loop tick: every block decoded meanwhile joins the batch.
-                flushScheduled = true
-                connection.eventLoop.execute { [self] in flushBlocks() }
-            }
-            return
-        }
-        flushBlocks()  // keep answers in arrival order
-        let lengthBefore = log.length
-        do {
-            try log.apply(proof)
-            _ = replicator.complete(request: id, from: self, with: .success(proof))
-        } catch {
-            // A stale upgrade (our length moved since we asked) is not the peer's fault.
-            if let from = pending.upgradeFrom, from != lengthBefore || log.length != lengthBefore {
-                _ = replicator.complete(request: id, from: self, with: .failure(error))
-                return
-            }
-            _ = replicator.complete(request: id, from: self, with: .failure(ReplicationError.peerFailed("\(error)")))
-            fail("sent data that failed verification: \(error)")
+        tickAnswers.append(Answer(id: id, proof: proof, upgradeFrom: pending.upgradeFrom))
+        if !endOfTickScheduled {
+            // Runs after the reads of this loop tick: every answer decoded meanwhile joins the batch.
+            endOfTickScheduled = true
+            connection.eventLoop.execute { [self] in endOfTick() }
         }
     }
 
-    /// Verifies and stores the queued block answers as one batch, then completes their requests. A block that
-    /// fails verification disconnects the peer (the others, verified independently, are kept).
-    private func flushBlocks() {
-        flushScheduled = false
-        guard !blockQueue.isEmpty else { return }
-        let items = blockQueue
-        blockQueue = []
-        let results = log.applyBlocks(items.map(\.proof))
+    /// Verifies and stores this tick's answers: on the replicator's verifier thread (so decryption on the event
+    /// loop and hashing / storing overlap), or right here when `Replicator.verifyOffLoop` is false.
+    private func endOfTick() {
+        endOfTickScheduled = false
+        guard !tickAnswers.isEmpty else { return }
+        let answers = tickAnswers
+        tickAnswers = []
+        guard replicator.verifyOffLoop else {
+            verify(answers)
+            return
+        }
+        let start = inbox.withLockedValue { box -> Bool in
+            box.answers.append(contentsOf: answers)
+            if box.draining { return false }
+            box.draining = true
+            return true
+        }
+        if start { replicator.verifier.async { [self] in drain() } }
+    }
+
+    /// On the verifier: verifies batches until the inbox is empty. Answers that arrive meanwhile form the next batch.
+    private func drain() {
+        while true {
+            let answers = inbox.withLockedValue { box -> [Answer] in
+                if box.answers.isEmpty { box.draining = false }
+                defer { box.answers = [] }
+                return box.answers
+            }
+            if answers.isEmpty { return }
+            verify(answers)
+        }
+    }
+
+    /// Applies answers in order: runs of plain block proofs as one batch (`HyperLog.applyBlocks`: SIMD leaf hashes,
+    /// one storage write), others one by one. Completes their requests; a proof that fails verification
+    /// disconnects the peer (the other answers, verified independently, are kept).
+    private func verify(_ answers: [Answer]) {
+        let lengthBefore = log.length
+        let results = log.applyBlocks(answers.map(\.proof))
         var failure: Error?
-        for (item, result) in zip(items, results) {
+        for (answer, result) in zip(answers, results) {
             switch result {
             case .success:
-                _ = replicator.complete(request: item.id, from: self, with: .success(item.proof))
+                _ = replicator.complete(request: answer.id, from: self, with: .success(answer.proof))
             case .failure(let error):
+                // A stale upgrade (our length moved since we asked) is not the peer's fault.
+                if let from = answer.upgradeFrom, from != lengthBefore || log.length != lengthBefore {
+                    _ = replicator.complete(request: answer.id, from: self, with: .failure(error))
+                    continue
+                }
                 failure = failure ?? error
                 _ = replicator.complete(
-                    request: item.id, from: self, with: .failure(ReplicationError.peerFailed("\(error)")))
+                    request: answer.id, from: self, with: .failure(ReplicationError.peerFailed("\(error)")))
             }
         }
-        if let failure { fail("sent data that failed verification: \(failure)") }
+        if let failure {
+            let reason = "sent data that failed verification: \(failure)"
+            let loop = connection.eventLoop
+            if loop.inEventLoop { fail(reason) } else { loop.execute { [self] in fail(reason) } }
+        }
     }
 
     private func onNoData(_ m: RequestRef) throws {

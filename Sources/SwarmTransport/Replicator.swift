@@ -1,4 +1,5 @@
 import CompactEncoding
+import Dispatch
 import HyperCrypto
 import HyperLog
 import Logging
@@ -36,7 +37,12 @@ public final class Replicator: Sendable {
     public let requestTimeout: Duration
     /// Follow announced lengths automatically (live tail).
     public let live: Bool
+    /// Verify and store received blocks on `verifier` (a serial queue) instead of the connection's event loop, so
+    /// that decryption (on the loop) overlaps hashing and storing.
+    public let verifyOffLoop: Bool
     let logger: Logger
+    /// Where received answers are verified and stored when `verifyOffLoop` (one serial queue per log).
+    let verifier = DispatchQueue(label: "hypertuna.replication.verify")
 
     struct Pending {
         let peer: ObjectIdentifier
@@ -67,10 +73,11 @@ public final class Replicator: Sendable {
 
     public init(
         log: HyperLog, live: Bool = true, maxInflightPerPeer: Int = 64, requestTimeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "hypertuna.replication")
+        verifyOffLoop: Bool = true, logger: Logger = Logger(label: "hypertuna.replication")
     ) {
         self.log = log
         self.live = live
+        self.verifyOffLoop = verifyOffLoop
         self.maxInflightPerPeer = max(1, maxInflightPerPeer)
         self.requestTimeout = requestTimeout
         self.logger = logger

@@ -34,14 +34,16 @@ func replicatingNode(_ hub: ReplicationHub, config: SwarmConfiguration = SwarmCo
 
 @Suite("hypercore/alpha replication over loopback TCP", .timeLimit(.minutes(2)))
 struct ReplicationTests {
-    @Test("full replication of a 10,000-block log between two peers")
-    func fullReplication() async throws {
+    @Test(
+        "full replication of a 10,000-block log between two peers (verified off the event loop, and on it)",
+        arguments: [true, false])
+    func fullReplication(verifyOffLoop: Bool) async throws {
         let writer = try makeWriter(10_000)
         let reader = try makeReplica(of: writer)
         let wHub = ReplicationHub()
         let rHub = ReplicationHub()
         wHub.add(writer)
-        let rep = rHub.add(reader)
+        let rep = rHub.add(reader, verifyOffLoop: verifyOffLoop)
         let w = replicatingNode(wHub)
         let r = replicatingNode(rHub)
         let addr = try await w.listen()
