@@ -49,6 +49,9 @@ public final class MuxChannel {
     public var onMessage: ((MuxChannel, UInt64, [UInt8]) -> Void)?
     /// Called once when the channel closes; `true` if the remote closed or rejected it.
     public var onClose: ((MuxChannel, Bool) -> Void)?
+    /// Replaces `onMessage` when set: the message's type, the received frame and the offset of the payload in it
+    /// (no copy of the payload out of the frame).
+    var onMessageAt: ((MuxChannel, UInt64, [UInt8], Int) -> Void)?
 
     weak var mux: Protomux?
 
@@ -88,6 +91,7 @@ public final class MuxChannel {
         onClose?(self, remote)
         onOpen = nil
         onMessage = nil
+        onMessageAt = nil
         onClose = nil
     }
 }
@@ -101,6 +105,9 @@ public final class Protomux {
     public static let maxBatch = 8 * 1024 * 1024
 
     private let output: ([UInt8]) -> Void
+    /// When set, an uncorked channel message goes here as its header (channel id, type) and its payload, instead of
+    /// their concatenation to `output`: the transport copies both into its buffer once.
+    var outputMessage: (([UInt8], [UInt8]) -> Void)?
     /// Called when the remote opens a channel nobody has opened locally yet; open a matching channel inside the
     /// callback to accept it, otherwise it is rejected.
     public var onRemoteOpen: ((ChannelKey) -> Void)?
@@ -204,6 +211,13 @@ public final class Protomux {
             pushBatch(localID, w.bytes)
             return
         }
+        if let outputMessage {
+            var h = CompactWriter(capacity: 18)
+            h.uint(localID)
+            h.uint(type)
+            outputMessage(h.bytes, payload)
+            return
+        }
         var w = CompactWriter(capacity: payload.count + 8)
         w.uint(localID)
         w.uint(type)
@@ -303,7 +317,11 @@ public final class Protomux {
         }
         guard remoteID <= UInt64(remote.count), let slot = remote[Int(remoteID - 1)] else { return }  // closed: ignore
         guard let ch = slot.channel else { return }  // not accepted (pairing is synchronous, so it was rejected)
-        ch.onMessage?(ch, type, r.rest())
+        if let at = ch.onMessageAt, r.offset + r.remaining == r.bytes.count {
+            at(ch, type, r.bytes, r.offset)
+        } else {
+            ch.onMessage?(ch, type, r.rest())
+        }
     }
 
     private func control(type: UInt64, _ r: inout CompactReader) throws(ProtomuxError) {

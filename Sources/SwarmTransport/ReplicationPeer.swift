@@ -74,13 +74,26 @@ final class ReplicationPeer: @unchecked Sendable {
         replicator.peerClosed(self)
     }
 
+    /// A message whose payload is `frame[offset...]`.
+    func onMessage(type: UInt64, frame: [UInt8], offset: Int) {
+        if Wire.MessageType(rawValue: type) == .data {
+            do {
+                try onData(frame, offset: offset)
+            } catch {
+                fail("malformed data message: \(error)")
+            }
+            return
+        }
+        onMessage(type: type, payload: offset == 0 ? frame : Array(frame[offset...]))
+    }
+
     func onMessage(type: UInt64, payload: [UInt8]) {
         do {
             switch Wire.MessageType(rawValue: type) {
             case .sync: try onSync(SyncMessage(compactEncoded: payload))
             case .request: try onRequest(payload)
             case .cancel: break  // requests are answered synchronously, nothing to cancel
-            case .data: try onData(payload)
+            case .data: try onData(payload, offset: 0)
             case .noData: try onNoData(RequestRef(compactEncoded: payload))
             case .want:
                 let m = try RangeRef(compactEncoded: payload)
@@ -183,8 +196,8 @@ final class ReplicationPeer: @unchecked Sendable {
     }
     private let inbox = NIOLockedValueBox(Inbox())
 
-    private func onData(_ payload: [UInt8]) throws {
-        let (id, proof) = try Proof.decodeDataMessage(payload)
+    private func onData(_ frame: [UInt8], offset: Int) throws {
+        let (id, proof) = try Proof.decodeDataMessage(frame, from: offset)
         guard let pending = replicator.pendingRequest(id, from: self) else { return }  // late or cancelled: ignore
         if !pending.apply {
             _ = replicator.complete(request: id, from: self, with: .success(proof))

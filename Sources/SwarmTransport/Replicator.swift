@@ -122,11 +122,15 @@ public final class Replicator: Sendable {
                 peer?.channel = ch
                 peer?.onOpen(handshake: hs)
             },
-            onMessage: { [weak peer] _, type, payload in peer?.onMessage(type: type, payload: payload) },
+            onMessage: { [weak peer] _, type, payload in peer?.onMessage(type: type, frame: payload, offset: 0) },
             onClose: { [weak peer] _, _ in peer?.onClose() })
         guard let ch else {
             state.withLockedValue { $0.peers[ObjectIdentifier(peer)] = nil }
             return
+        }
+        // Data messages are decoded straight from the received frame.
+        ch.onMessageAt = { [weak peer] _, type, frame, offset in
+            peer?.onMessage(type: type, frame: frame, offset: offset)
         }
         peer.channel = ch
     }

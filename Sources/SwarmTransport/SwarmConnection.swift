@@ -137,7 +137,7 @@ public final class ChannelStream: @unchecked Sendable {
 
 /// Owns the protomux of one connection: plaintext messages in, protomux frames out.
 final class MuxHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = PlainMessage
     typealias OutboundOut = ByteBuffer
 
     private let isInitiator: Bool
@@ -167,6 +167,9 @@ final class MuxHandler: ChannelInboundHandler {
             conn.mux = Protomux(maxChannels: config.maxChannelsPerConnection) { frame in
                 handler.value.write(frame, context: loopBound.value)
             }
+            conn.mux.outputMessage = { header, payload in
+                handler.value.write(header, payload, context: loopBound.value)
+            }
             connection = conn
             if !onEstablished(conn) {
                 context.close(promise: nil)
@@ -187,6 +190,19 @@ final class MuxHandler: ChannelInboundHandler {
 
     private func write(_ frame: [UInt8], context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+        scheduleFlush(context: context)
+    }
+
+    /// A channel message as its protomux header and payload, copied once into one buffer.
+    private func write(_ header: [UInt8], _ payload: [UInt8], context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: header.count + payload.count)
+        buffer.writeBytes(header)
+        buffer.writeBytes(payload)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        scheduleFlush(context: context)
+    }
+
+    private func scheduleFlush(context: ChannelHandlerContext) {
         needsFlush = true
         if !inRead && !flushScheduled {
             flushScheduled = true
@@ -222,9 +238,8 @@ final class MuxHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inRead = true
         guard let conn = connection, let mux = conn.mux else { return }
-        var buf = unwrapInboundIn(data)
         do {
-            try mux.receive(buf.readBytes(length: buf.readableBytes)!)
+            try mux.receive(unwrapInboundIn(data).bytes)
         } catch {
             conn.failure = .protomux(error)
             logger.notice("disconnecting peer", metadata: ["reason": "\(error)", "peer": "\(conn)"])

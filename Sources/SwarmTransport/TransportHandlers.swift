@@ -52,6 +52,12 @@ final class FrameDecoderHandler: ByteToMessageDecoder {
     }
 }
 
+/// A decrypted application message travelling from `SecretStreamHandler` to `MuxHandler`: an array, so protomux
+/// decodes it in place (a ByteBuffer would have to be copied into one).
+struct PlainMessage {
+    var bytes: [UInt8]
+}
+
 /// Fired inbound when the secret-stream handshake has completed.
 struct SecretStreamEstablished {
     let result: NoiseResult
@@ -63,7 +69,7 @@ struct SecretStreamEstablished {
 /// Also sends keep-alives when idle and closes the connection when the remote goes silent.
 final class SecretStreamHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
+    typealias InboundOut = PlainMessage
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -127,7 +133,7 @@ final class SecretStreamHandler: ChannelDuplexHandler {
                 context.fireUserInboundEventTriggered(SecretStreamEstablished(result: r))
                 flushPending(context: context)
             case .message(let m):
-                context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: m)))
+                context.fireChannelRead(wrapInboundOut(PlainMessage(bytes: m)))
             }
         }
     }
@@ -175,13 +181,13 @@ final class SecretStreamHandler: ChannelDuplexHandler {
                 }
                 return
             }
-            var out = context.channel.allocator.buffer(capacity: n - SecretStream.overhead)
+            let size = n - SecretStream.overhead
+            let out: [UInt8]
             do {
-                _ = try frame.withUnsafeReadableBytes { src in
-                    try out.writeWithUnsafeMutableBytes(minimumWritableBytes: n - SecretStream.overhead) { dst in
-                        try stream.open(
-                            src, into: UnsafeMutableRawBufferPointer(rebasing: dst[0..<(n - SecretStream.overhead)]))
-                        return n - SecretStream.overhead
+                out = try frame.withUnsafeReadableBytes { src in
+                    try [UInt8](unsafeUninitializedCapacity: size) { dst, count in
+                        try stream.open(src, into: UnsafeMutableRawBufferPointer(dst))
+                        count = size
                     }
                 }
             } catch let e as SecretStreamError {
@@ -191,7 +197,7 @@ final class SecretStreamHandler: ChannelDuplexHandler {
                 fail(context: context, .secretStream(.decryptionFailed))
                 return
             }
-            context.fireChannelRead(wrapInboundOut(out))
+            context.fireChannelRead(wrapInboundOut(PlainMessage(bytes: out)))
             return
         }
         do {
