@@ -16,6 +16,8 @@ let treeKeys = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?
 let phaseOnly = CommandLine.arguments.count > 3 ? CommandLine.arguments[3] : nil
 // SWARMBENCH_VERIFY_ON_LOOP=1: verify and store received blocks on the event loop (Replicator.verifyOffLoop false).
 let verifyOffLoop = ProcessInfo.processInfo.environment["SWARMBENCH_VERIFY_ON_LOOP"] != "1"
+// SWARMBENCH_INFLIGHT=n: requests in flight per peer during the download (default 32).
+let inflight = ProcessInfo.processInfo.environment["SWARMBENCH_INFLIGHT"].flatMap { Int($0) } ?? 32
 let blockSize = 64 * 1024
 let blockCount = megabytes * 1024 * 1024 / blockSize
 let totalBytes = blockCount * blockSize
@@ -87,7 +89,7 @@ func replicate(writer: HyperLog) async throws -> (wall: Double, cpu: Double) {
     let wHub = ReplicationHub()
     wHub.add(writer)
     let rHub = ReplicationHub()
-    let rep = rHub.add(reader, maxInflightPerPeer: 32, verifyOffLoop: verifyOffLoop)
+    let rep = rHub.add(reader, maxInflightPerPeer: inflight, verifyOffLoop: verifyOffLoop)
     let w = SwarmNode { wHub.attach($0) }
     let r = SwarmNode { rHub.attach($0) }
     let addr = try await w.listen()
