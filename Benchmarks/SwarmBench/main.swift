@@ -46,20 +46,29 @@ final class CountingHandler: ChannelInboundHandler, @unchecked Sendable {
         self.expected = expected
         self.done = done
     }
+    /// When true, every received chunk is also copied into a new array that is kept (as a memory store keeps blocks).
+    var store = false
+    var stored: [[UInt8]] = []
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received += unwrapInboundIn(data).readableBytes
+        var buffer = unwrapInboundIn(data)
+        received += buffer.readableBytes
+        if store { stored.append(buffer.readBytes(length: buffer.readableBytes)!) }
         if received >= expected { done.succeed(()) }
     }
 }
 
 /// Wall and process CPU seconds of the transfer (set-up excluded).
-func plainCopy(blocks: [[UInt8]]) async throws -> (wall: Double, cpu: Double) {
+/// With `store`, the receiver also keeps a copy of every byte in fresh memory (a reference row: what storing alone
+/// costs on this machine).
+func plainCopy(blocks: [[UInt8]], store: Bool = false) async throws -> (wall: Double, cpu: Double) {
     let done = group.next().makePromise(of: Void.self)
     let server = try await ServerBootstrap(group: group)
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .childChannelInitializer { ch in
             ch.eventLoop.makeCompletedFuture {
-                try ch.pipeline.syncOperations.addHandler(CountingHandler(expected: totalBytes, done: done))
+                let counter = CountingHandler(expected: totalBytes, done: done)
+                counter.store = store
+                try ch.pipeline.syncOperations.addHandler(counter)
             }
         }
         .bind(host: "127.0.0.1", port: 0).get()
@@ -230,10 +239,12 @@ struct PhaseTimes {
 }
 
 var plain = PhaseTimes()
+var plainStored = PhaseTimes()
 var stream = PhaseTimes()
 var repl = PhaseTimes()
 for round in 1...3 {
     plain.add(try await plainCopy(blocks: blocks))
+    plainStored.add(try await plainCopy(blocks: blocks, store: true))
     stream.add(try await encryptedStream(blocks: blocks))
     repl.add(try await replicate(writer: writer))
     print(
@@ -255,6 +266,10 @@ print(
     String(
         format: "plain TCP copy (baseline):        %8.1f MB/s   CPU %.2f ns/byte", mb / plain.best,
         nsPerByte(plain.cpuMedian)))
+print(
+    String(
+        format: "  reference: plain copy + kept in memory: %8.1f MB/s   CPU %.2f ns/byte   ratio %.2fx",
+        mb / plainStored.best, nsPerByte(plainStored.cpuMedian), plain.best / plainStored.best))
 print(
     String(
         format: "secret-stream + protomux channel: %8.1f MB/s   CPU %.2f ns/byte   ratio %.2fx", mb / stream.best,
