@@ -228,7 +228,11 @@ final class ReplicationPeer: @unchecked Sendable {
             box.draining = true
             return true
         }
-        if start { replicator.verifier.async { [self] in drain() } }
+        if start {
+            // The closure keeps the replicator alive (`replicator` is unowned) until the drain ends.
+            let owner = replicator
+            owner.verifier.async { [self] in withExtendedLifetime(owner) { drain() } }
+        }
     }
 
     /// On the verifier: verifies batches until the inbox is empty. Answers that arrive meanwhile form the next batch.
