@@ -22,6 +22,14 @@ public final class DecodedBlock: Sendable {
         self.link = message.link ?? false
     }
 
+    /// A block this process just encoded (no link flag: the writer never sets it).
+    init(seq: UInt64, key: [UInt8], value: [UInt8]?) {
+        self.seq = seq
+        self.key = key
+        self.value = value
+        self.link = false
+    }
+
     /// Rough heap footprint (object plus two array buffers), used for the cache's memory bound.
     public var approximateBytes: Int { 112 + key.count + (value?.count ?? 0) }
 
@@ -81,6 +89,14 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
         }
     }
 
+    /// Inserts many entries under one lock acquisition (a batch commit warms thousands at once); keys already in
+    /// the young generation are kept, as in `put`.
+    func put<C: Sequence>(contentsOf items: C) where C.Element == (UInt64, Value) {
+        lock.withLock {
+            for (key, v) in items where young[key] == nil { insertLocked(key, v, size: v.approximateBytes) }
+        }
+    }
+
     /// Inserts or replaces.
     func replace(_ key: UInt64, _ v: Value) {
         lock.withLock {
@@ -111,8 +127,22 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
     var count: Int { lock.withLock { young.count + old.count } }
 }
 
-/// Where dropped cache generations are freed, off the request path.
-private let cacheReleaseQueue = DispatchQueue(label: "HyperTree.cache-release", qos: .utility)
+/// Where dropped cache generations (and a committed batch's node graph) are freed, off the request path.
+let cacheReleaseQueue = DispatchQueue(label: "HyperTree.cache-release", qos: .utility)
+
+/// Frees a large object graph on `cacheReleaseQueue` instead of on the caller's thread: the caller gives up its
+/// reference (`consuming`), so the queue's release is the last one.
+final class BackgroundRelease: @unchecked Sendable {
+    // Invariant: `payload` is written only by `init` and by the release closure; nothing reads it.
+    private var payload: Any?
+
+    private init(_ payload: consuming Any) { self.payload = payload }
+
+    static func release(_ payload: consuming Any) {
+        let box = BackgroundRelease(payload)
+        cacheReleaseQueue.async { box.payload = nil }
+    }
+}
 
 /// Decoded blocks by seq.
 typealias BlockCache = GenerationalCache<DecodedBlock>

@@ -180,12 +180,12 @@ public final class HyperTree: Sendable {
                 reason: "log length \(newLength) after append, expected \(b.baseLength + UInt64(raw.count))")
         }
         mark = clock.now
-        for (entry, index) in decoded {
-            store.cache.put(entry.seq, entry)
-            store.indexes.put(entry.seq, index)
-        }
+        store.cache.put(contentsOf: decoded.lazy.map { ($0.0.seq, $0.0) })
+        store.indexes.put(contentsOf: decoded.lazy.map { ($0.0.seq, $0.1) })
         t.cacheWarm = clock.now - mark
         timings.set(t)
+        // The batch's node graph and block copies are tens of thousands of objects: free them off the writer.
+        BackgroundRelease.release((consume raw, consume decoded, b.takeNodes()))
     }
 
     /// Timings of this tree object's most recent non-empty batch commit, nil before the first one.
