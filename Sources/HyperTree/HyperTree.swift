@@ -150,6 +150,7 @@ public final class HyperTree: Sendable {
         do {
             try await appendHeaderIfEmpty()
             let b = TreeBatch(store: store, baseLength: store.log.length)
+            if let r = store.retained.take(version: b.baseLength) { b.adopt(root: r.root, writtenFrom: r.writtenFrom) }
             let started = ContinuousClock.now
             let result = try await body(b)
             try await commit(b, operationsTime: ContinuousClock.now - started)
@@ -163,7 +164,14 @@ public final class HyperTree: Sendable {
 
     private nonisolated(nonsending) func commit(_ b: TreeBatch, operationsTime: Duration) async throws {
         b.closed = true
-        guard b.count > 0 else { return }
+        guard b.count > 0 else {
+            // Nothing changed: keep what the batch started from (its reads may have linked more nodes).
+            if let root = b.takeNodes().root {
+                let from = b.adoptedFrom ?? b.baseLength
+                BackgroundRelease.release(store.retained.keep(root, version: b.baseLength, writtenFrom: from))
+            }
+            return
+        }
         let clock = ContinuousClock()
         var t = CommitTimings()
         t.operations = operationsTime
@@ -184,8 +192,12 @@ public final class HyperTree: Sendable {
         store.indexes.put(contentsOf: decoded.lazy.map { ($0.0.seq, $0.1) })
         t.cacheWarm = clock.now - mark
         timings.set(t)
-        // The batch's node graph and block copies are tens of thousands of objects: free them off the writer.
-        BackgroundRelease.release((consume raw, consume decoded, b.takeNodes()))
+        // Keep the nodes this batch wrote for the next batch; the rest of the batch's node graph and the block
+        // copies are tens of thousands of objects: free them off the writer.
+        let (pending, root) = b.takeNodes()
+        var dropped: [WNode] = []
+        if let root { dropped = store.retained.keep(root, version: newLength, writtenFrom: b.baseLength) }
+        BackgroundRelease.release((consume raw, consume decoded, consume pending, consume dropped))
     }
 
     /// Timings of this tree object's most recent non-empty batch commit, nil before the first one.

@@ -344,14 +344,24 @@ public final class TreeBatch {
 
     // MARK: flush
 
-    /// Moves the pending blocks and the root out of a committed batch (so they can be freed elsewhere); the count
-    /// and version stay as they were.
+    /// Starts this batch from the in-memory nodes the previous batch wrote (see `RetainedWriteTree`); `root` must
+    /// be the root of the tree at `baseLength`.
+    func adopt(root: WNode, writtenFrom: UInt64) {
+        precondition(self.root == nil && pending.isEmpty, "adopt on a started batch")
+        self.root = root
+        adoptedFrom = writtenFrom
+    }
+
+    /// First seq of the batch that wrote the adopted nodes (nil when the batch did not adopt any).
+    private(set) var adoptedFrom: UInt64?
+
+    /// Moves the pending blocks out of a committed batch (so they can be freed elsewhere) and returns them with the
+    /// root; the count and version stay as they were.
     func takeNodes() -> (pending: [Pending], root: WNode?) {
         precondition(closed, "takeNodes on an open batch")
         committedCount = pending.count
         let taken = (pending, root)
         pending = []
-        root = nil
         return taken
     }
 
