@@ -6,9 +6,10 @@ public struct CommitTimings: Sendable, Equatable {
     public var operations: Duration = .zero
     /// Encoding the batch's new blocks in Hyperbee 2 format.
     public var encode: Duration = .zero
-    /// The log append of all blocks (hashing, signing, storage write and, on a durable log, the sync).
+    /// The log append of all blocks (hashing, signing, storage write and, on a durable log, the sync). The cache
+    /// warm runs at the same time, so this span includes `cacheWarm` when the append is the shorter of the two.
     public var append: Duration = .zero
-    /// Putting the new decoded blocks into the cache.
+    /// Putting the new decoded blocks into the cache (on the writer, while the append runs on another thread).
     public var cacheWarm: Duration = .zero
     /// Blocks appended.
     public var blocks: Int = 0

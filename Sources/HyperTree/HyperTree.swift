@@ -176,28 +176,40 @@ public final class HyperTree: Sendable {
         var t = CommitTimings()
         t.operations = operationsTime
         var mark = clock.now
-        let (raw, decoded) = b.encode()
+        let (raw, levels) = b.encode()
         t.encode = clock.now - mark
         t.blocks = raw.count
+        let expected = b.baseLength + UInt64(raw.count)
         mark = clock.now
-        let newLength = try await store.log.append(raw)
-        t.append = clock.now - mark
-        guard newLength == b.baseLength + UInt64(raw.count) else {
-            throw TreeError.blockUnavailable(
-                seq: b.baseLength,
-                reason: "log length \(newLength) after append, expected \(b.baseLength + UInt64(raw.count))")
+        // The log append (hashing, storage writes, sync) runs beside the cache warm. Warming first is safe: readers
+        // never look past the log's length, and a failed append removes the entries before the write lock is freed.
+        let log = store.log
+        async let appended = log.append(raw)
+        let warmStart = clock.now
+        store.cache.put(contentsOf: (0..<raw.count).lazy.map { (b.baseLength + UInt64($0), b.decodedBlock($0)) })
+        store.indexes.put(
+            contentsOf: levels.indices.lazy.map { (b.baseLength + UInt64($0), BlockIndex(levels: levels[$0])) })
+        t.cacheWarm = clock.now - warmStart
+        let newLength: UInt64
+        do {
+            newLength = try await appended
+            guard newLength == expected else {
+                throw TreeError.blockUnavailable(
+                    seq: b.baseLength, reason: "log length \(newLength) after append, expected \(expected)")
+            }
+        } catch {
+            store.cache.remove(b.baseLength..<expected)
+            store.indexes.remove(b.baseLength..<expected)
+            throw error
         }
-        mark = clock.now
-        store.cache.put(contentsOf: decoded.lazy.map { ($0.0.seq, $0.0) })
-        store.indexes.put(contentsOf: decoded.lazy.map { ($0.0.seq, $0.1) })
-        t.cacheWarm = clock.now - mark
+        t.append = clock.now - mark
         timings.set(t)
         // Keep the nodes this batch wrote for the next batch; the rest of the batch's node graph and the block
         // copies are tens of thousands of objects: free them off the writer.
         let (pending, root) = b.takeNodes()
         var dropped: [WNode] = []
         if let root { dropped = store.retained.keep(root, version: newLength, writtenFrom: b.baseLength) }
-        BackgroundRelease.release((consume raw, consume decoded, consume pending, consume dropped))
+        BackgroundRelease.release((consume raw, consume levels, consume pending, consume dropped))
     }
 
     /// Timings of this tree object's most recent non-empty batch commit, nil before the first one.

@@ -366,14 +366,13 @@ public final class TreeBatch {
     }
 
     /// Encodes the pending blocks: every block but the last drops the root and keeps only the nodes it still owns
-    /// (renumbered), exactly as Hyperbee's batch flush does. Returns the decoded forms too, to warm the cache.
-    /// Each node's level is built once and serves both the encoding and the cached index. Consumes the pending
-    /// indexes (the batch is closed by then).
-    func encode() -> (raw: [[UInt8]], decoded: [(DecodedBlock, BlockIndex)]) {
+    /// (renumbered), exactly as Hyperbee's batch flush does. Returns each block's index levels too (built once per
+    /// node, they serve both the encoding and the cache warm). Consumes the pending indexes (the batch is closed).
+    func encode() -> (raw: [[UInt8]], levels: [[IndexLevel]]) {
         var raw: [[UInt8]] = []
-        var decoded: [(DecodedBlock, BlockIndex)] = []
+        var allLevels: [[IndexLevel]] = []
         raw.reserveCapacity(pending.count)
-        decoded.reserveCapacity(pending.count)
+        allLevels.reserveCapacity(pending.count)
         let last = pending.count - 1
         var idx: [WChild?] = []
         for i in 0..<pending.count {
@@ -399,11 +398,14 @@ public final class TreeBatch {
             var levels: [IndexLevel] = []
             levels.reserveCapacity(idx.count)
             for c in idx { if let n = c?.node { levels.append(n.level) } }
-            let key = pending[i].key
-            let value = pending[i].value
-            raw.append(NodeMessage.encode(levels: levels, key: key, value: value))
-            decoded.append((DecodedBlock(seq: seq, key: key, value: value), BlockIndex(levels: levels)))
+            raw.append(NodeMessage.encode(levels: levels, key: pending[i].key, value: pending[i].value))
+            allLevels.append(levels)
         }
-        return (raw, decoded)
+        return (raw, allLevels)
+    }
+
+    /// The decoded form of pending block `i` (for the cache).
+    func decodedBlock(_ i: Int) -> DecodedBlock {
+        DecodedBlock(seq: baseLength + UInt64(i), key: pending[i].key, value: pending[i].value)
     }
 }

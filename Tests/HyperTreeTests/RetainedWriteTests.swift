@@ -81,4 +81,52 @@ struct RetainedWriteTests {
         }
         #expect(count == model.count)
     }
+
+    /// A memory log whose next append can be made to fail (after it would have written nothing).
+    final class FlakyLog: TreeLog, @unchecked Sendable {
+        // Invariant: `failNext` is only touched by the single test task that drives the tree.
+        let inner = MemoryTreeLog()
+        var failNext = false
+        struct Refused: Error {}
+
+        var length: UInt64 { inner.length }
+        var isWritable: Bool { true }
+        func localBlock(at seq: UInt64) throws -> [UInt8]? { try inner.localBlock(at: seq) }
+        func block(at seq: UInt64) async throws -> [UInt8] { try await inner.block(at: seq) }
+        func append(_ blocks: [[UInt8]]) async throws -> UInt64 {
+            if failNext {
+                failNext = false
+                throw Refused()
+            }
+            return try await inner.append(blocks)
+        }
+        func lengthUpdates() -> AsyncStream<UInt64> { inner.lengthUpdates() }
+    }
+
+    @Test("a failed log append leaves no cached blocks or nodes behind: the next batch's blocks are exact")
+    func failedAppend() async throws {
+        let flaky = FlakyLog()
+        let tree = HyperTree(log: flaky)
+        let fresh = MemoryTreeLog()
+        for round in 0..<30 {
+            let refused = round % 4 == 2
+            let ops: [TreeOperation] = (0..<40).map { i in
+                .put(
+                    key: Array("k\((round * 37 + i * 11) % 500)".utf8),
+                    value: Array("\(refused ? "lost" : "kept")\(round)".utf8))
+            }
+            flaky.failNext = refused
+            var threw = false
+            do { try await tree.apply(ops) } catch is FlakyLog.Refused { threw = true }
+            #expect(threw == refused)
+            if !refused { try await HyperTree(log: fresh).apply(ops) }
+            // Reads through the same tree (and its caches) never see the refused batch.
+            for op in ops {
+                guard case .put(let k, _) = op else { continue }
+                let v = try await tree.get(k)?.value
+                #expect(v.map { String(decoding: $0, as: UTF8.self).hasPrefix("lost") } != true)
+            }
+        }
+        #expect(flaky.inner.allBlocks == fresh.allBlocks)
+    }
 }
