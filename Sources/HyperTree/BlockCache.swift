@@ -137,22 +137,8 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
     var count: Int { lock.withLock { young.count + old.count } }
 }
 
-/// Where dropped cache generations (and a committed batch's node graph) are freed, off the request path.
-let cacheReleaseQueue = DispatchQueue(label: "HyperTree.cache-release", qos: .utility)
-
-/// Frees a large object graph on `cacheReleaseQueue` instead of on the caller's thread: the caller gives up its
-/// reference (`consuming`), so the queue's release is the last one.
-final class BackgroundRelease: @unchecked Sendable {
-    // Invariant: `payload` is written only by `init` and by the release closure; nothing reads it.
-    private var payload: Any?
-
-    private init(_ payload: consuming Any) { self.payload = payload }
-
-    static func release(_ payload: consuming Any) {
-        let box = BackgroundRelease(payload)
-        cacheReleaseQueue.async { box.payload = nil }
-    }
-}
+/// Where dropped cache generations are freed, off the request path.
+private let cacheReleaseQueue = DispatchQueue(label: "HyperTree.cache-release", qos: .utility)
 
 /// Decoded blocks by seq.
 typealias BlockCache = GenerationalCache<DecodedBlock>

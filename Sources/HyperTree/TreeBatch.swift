@@ -355,8 +355,8 @@ public final class TreeBatch {
     /// First seq of the batch that wrote the adopted nodes (nil when the batch did not adopt any).
     private(set) var adoptedFrom: UInt64?
 
-    /// Moves the pending blocks out of a committed batch (so they can be freed elsewhere) and returns them with the
-    /// root; the count and version stay as they were.
+    /// Moves the pending blocks out of a committed batch and returns them with the root; the count and version stay
+    /// as they were.
     func takeNodes() -> (pending: [Pending], root: WNode?) {
         precondition(closed, "takeNodes on an open batch")
         committedCount = pending.count

@@ -86,16 +86,11 @@ final class WNode {
     }
 
     /// Unlinks every loaded child that was not written at or after seq `base` (keeps the nodes a batch starting at
-    /// `base` wrote), appending the unlinked nodes to `dropped`.
-    func prune(writtenFrom base: UInt64, dropped: inout [WNode]) {
+    /// `base` wrote).
+    func prune(writtenFrom base: UInt64) {
         for c in children {
             guard let n = c.node else { continue }
-            if c.seq >= base {
-                n.prune(writtenFrom: base, dropped: &dropped)
-            } else {
-                dropped.append(n)
-                c.node = nil
-            }
+            if c.seq >= base { n.prune(writtenFrom: base) } else { c.node = nil }
         }
     }
 
@@ -163,13 +158,10 @@ final class RetainedWriteTree: @unchecked Sendable {
     }
 
     /// Keeps `root`, the tree at `version`, after unlinking every node not written at or after `writtenFrom`.
-    /// Returns the unlinked nodes (for the caller to free off its thread).
-    func keep(_ root: WNode, version: UInt64, writtenFrom: UInt64) -> [WNode] {
-        var dropped: [WNode] = []
-        root.prune(writtenFrom: writtenFrom, dropped: &dropped)
+    func keep(_ root: WNode, version: UInt64, writtenFrom: UInt64) {
+        root.prune(writtenFrom: writtenFrom)
         self.root = root
         self.version = version
         self.writtenFrom = writtenFrom
-        return dropped
     }
 }
