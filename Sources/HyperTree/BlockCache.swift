@@ -89,11 +89,21 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
         }
     }
 
-    /// Inserts many entries under one lock acquisition (a batch commit warms thousands at once); keys already in
-    /// the young generation are kept, as in `put`.
+    /// Inserts many entries (a batch commit warms thousands at once), taking the lock once per 256 entries so
+    /// concurrent readers wait at most one chunk; keys already in the young generation are kept, as in `put`.
     func put<C: Sequence>(contentsOf items: C) where C.Element == (UInt64, Value) {
-        lock.withLock {
-            for (key, v) in items where young[key] == nil { insertLocked(key, v, size: v.approximateBytes) }
+        var it = items.makeIterator()
+        var more = true
+        while more {
+            lock.withLock {
+                for _ in 0..<256 {
+                    guard let (key, v) = it.next() else {
+                        more = false
+                        return
+                    }
+                    if young[key] == nil { insertLocked(key, v, size: v.approximateBytes) }
+                }
+            }
         }
     }
 
