@@ -107,16 +107,6 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
         }
     }
 
-    /// Removes the entries at `keys` (from both generations).
-    func remove<C: Sequence>(_ keys: C) where C.Element == UInt64 {
-        lock.withLock {
-            for key in keys {
-                if let y = young.removeValue(forKey: key) { youngBytes -= y.approximateBytes }
-                if let o = old.removeValue(forKey: key) { oldBytes -= o.approximateBytes }
-            }
-        }
-    }
-
     /// Inserts or replaces.
     func replace(_ key: UInt64, _ v: Value) {
         lock.withLock {

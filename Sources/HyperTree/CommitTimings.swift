@@ -6,11 +6,9 @@ public struct CommitTimings: Sendable, Equatable {
     public var operations: Duration = .zero
     /// Encoding the batch's new blocks in Hyperbee 2 format.
     public var encode: Duration = .zero
-    /// The log append of all blocks (hashing, signing, storage write and, on a durable log, the sync), as far as
-    /// the writer waited for it: the append runs beside the cache warm, and this is its time after the warm ended
-    /// (so the stages add up to the commit's wall time).
+    /// The log append of all blocks (hashing, signing, storage write and, on a durable log, the sync).
     public var append: Duration = .zero
-    /// Putting the new decoded blocks into the cache (on the writer, while the append runs on another thread).
+    /// Putting the new decoded blocks into the cache.
     public var cacheWarm: Duration = .zero
     /// Blocks appended.
     public var blocks: Int = 0
