@@ -152,7 +152,11 @@ public final class HyperTree: Sendable {
             let b = TreeBatch(store: store, baseLength: store.log.length)
             if let r = store.retained.take(version: b.baseLength) { b.adopt(root: r.root, writtenFrom: r.writtenFrom) }
             let started = ContinuousClock.now
-            let result = try await body(b)
+            let result: T
+            do { result = try await body(b) } catch {
+                b.closed = true
+                throw error
+            }
             try await commit(b, operationsTime: ContinuousClock.now - started)
             await store.writeLock.unlock()
             return result

@@ -122,6 +122,8 @@ public final class TreeBatch {
 
     /// Lookup that sees this batch's pending writes.
     public nonisolated(nonsending) func get(_ key: [UInt8]) async throws -> TreeEntry? {
+        // A committed batch's nodes now belong to the tree's next batch (see `RetainedWriteTree`).
+        guard !closed else { throw TreeError.batchClosed }
         guard var node = try await rootNode() else { return nil }
         for _ in 0..<TreeStore.maxDepth {
             var s = 0

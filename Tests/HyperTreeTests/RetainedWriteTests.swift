@@ -129,4 +129,18 @@ struct RetainedWriteTests {
         }
         #expect(flaky.inner.allBlocks == fresh.allBlocks)
     }
+
+    @Test("a batch used after its commit throws batchClosed (its nodes belong to the next batch)")
+    func escapedBatch() async throws {
+        let tree = HyperTree(log: MemoryTreeLog())
+        let escaped = try await tree.batch { b in
+            try await b.put(Array("a".utf8), Array("1".utf8))
+            return b
+        }
+        try await tree.put(Array("b".utf8), Array("2".utf8))
+        await #expect(throws: TreeError.batchClosed) { _ = try await escaped.get(Array("a".utf8)) }
+        await #expect(throws: TreeError.batchClosed) { try await escaped.put(Array("c".utf8), nil) }
+        await #expect(throws: TreeError.batchClosed) { try await escaped.del(Array("a".utf8)) }
+        #expect(try await tree.get(Array("a".utf8))?.value == Array("1".utf8))
+    }
 }
