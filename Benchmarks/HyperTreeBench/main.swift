@@ -1,6 +1,7 @@
 // HyperTreeBench: HyperTree beside raw LMDB, same keys, same machine, same run.
 //
 //   swift run -c release HyperTreeBench [keys] [--store hyperlog|lmdb|both] [--cache-mib N (default 1536)]
+//   swift run -c release HyperTreeBench --ingest EVENTS   (the relay's write shape, see IngestShape.swift)
 //
 // Workloads: batched put (1,000 keys per batch), random get, 10,000-key range scans. Every figure is printed
 // with the raw LMDB figure measured in this run and the ratio (HyperTree throughput / LMDB throughput).
@@ -68,6 +69,13 @@ func report(_ label: String, ops: Int, tree: Duration, raw: Duration) -> Double 
         String(
             format: "%-34@ %12.0f ops/s   raw LMDB %12.0f ops/s   ratio %.3fx", label as NSString, t, r, ratio))
     return ratio
+}
+
+if let i = args.firstIndex(of: "--ingest"), args.index(after: i) < args.endIndex,
+    let n = Int(args[args.index(after: i)])
+{
+    try await IngestShape(events: n).run()
+    exit(0)
 }
 
 let keys = (0..<totalKeys).map(key)

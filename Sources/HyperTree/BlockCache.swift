@@ -22,6 +22,14 @@ public final class DecodedBlock: Sendable {
         self.link = message.link ?? false
     }
 
+    /// A block this process just encoded (no link flag: the writer never sets it).
+    init(seq: UInt64, key: [UInt8], value: [UInt8]?) {
+        self.seq = seq
+        self.key = key
+        self.value = value
+        self.link = false
+    }
+
     /// Rough heap footprint (object plus two array buffers), used for the cache's memory bound.
     public var approximateBytes: Int { 112 + key.count + (value?.count ?? 0) }
 
@@ -78,6 +86,24 @@ final class GenerationalCache<Value: CacheCost>: @unchecked Sendable {
         lock.withLock {
             guard young[key] == nil else { return }
             insertLocked(key, v, size: v.approximateBytes)
+        }
+    }
+
+    /// Inserts many entries (a batch commit warms thousands at once), taking the lock once per 256 entries so
+    /// concurrent readers wait at most one chunk; keys already in the young generation are kept, as in `put`.
+    func put<C: Sequence>(contentsOf items: C) where C.Element == (UInt64, Value) {
+        var it = items.makeIterator()
+        var more = true
+        while more {
+            lock.withLock {
+                for _ in 0..<256 {
+                    guard let (key, v) = it.next() else {
+                        more = false
+                        return
+                    }
+                    if young[key] == nil { insertLocked(key, v, size: v.approximateBytes) }
+                }
+            }
         }
     }
 

@@ -100,33 +100,71 @@ public struct NodeMessage: Sendable, Equatable {
     }
 
     /// Protobuf bytes of the node (index is a nested YoloIndex message).
-    public func encoded() -> [UInt8] {
-        var index = ProtoWriter()
-        var level = ProtoWriter()
-        var packed = ProtoWriter()
+    public func encoded() -> [UInt8] { Self.encode(levels: levels, key: key, value: value, link: link) }
+
+    /// Protobuf bytes of a node with these parts, written in one pass into one exactly sized array (the sizes of
+    /// the nested messages are computed first, so nothing is encoded twice or copied).
+    static func encode(levels: [IndexLevel], key: [UInt8], value: [UInt8]?, link: Bool? = nil) -> [UInt8] {
+        var indexSize = 0
         for l in levels {
-            level.reset()
-            if !l.keys.isEmpty {
-                packed.reset()
-                for k in l.keys { packed.varint(k) }
-                level.bytesField(1, packed.bytes)
-            }
-            if !l.children.isEmpty {
-                packed.reset()
-                for c in l.children { packed.varint(c) }
-                level.bytesField(2, packed.bytes)
-            }
-            index.bytesField(1, level.bytes)
+            let n = levelSize(l)
+            indexSize += 1 + varintSize(UInt64(n)) + n
         }
-        var w = ProtoWriter(capacity: index.bytes.count + key.count + (value?.count ?? 0) + 16)
-        w.bytesField(1, index.bytes)
-        w.bytesField(2, key)
-        if let value { w.bytesField(3, value) }
-        if let link {
-            w.tag(4, wire: 0)
-            w.varint(link ? 1 : 0)
+        var total = 1 + varintSize(UInt64(indexSize)) + indexSize + 1 + varintSize(UInt64(key.count)) + key.count
+        if let value { total += 1 + varintSize(UInt64(value.count)) + value.count }
+        if link != nil { total += 2 }
+        return [UInt8](unsafeUninitializedCapacity: total) { buf, count in
+            var w = RawWriter(buf.baseAddress!)
+            w.byte(0x0A)  // field 1, length-delimited: the YoloIndex
+            w.varint(UInt64(indexSize))
+            for l in levels {
+                w.byte(0x0A)  // YoloIndex field 1: a level
+                w.varint(UInt64(levelSize(l)))
+                if !l.keys.isEmpty {
+                    w.byte(0x0A)  // Level field 1: packed key seqs
+                    w.varint(UInt64(packedSize(l.keys)))
+                    for k in l.keys { w.varint(k) }
+                }
+                if !l.children.isEmpty {
+                    w.byte(0x12)  // Level field 2: packed (seq, offset) pairs
+                    w.varint(UInt64(packedSize(l.children)))
+                    for c in l.children { w.varint(c) }
+                }
+            }
+            w.byte(0x12)  // field 2: key
+            w.bytes(key)
+            if let value {
+                w.byte(0x1A)  // field 3: value
+                w.bytes(value)
+            }
+            if let link {
+                w.byte(0x20)  // field 4, varint
+                w.byte(link ? 1 : 0)
+            }
+            count = w.position(from: buf.baseAddress!)
+            precondition(count == total, "node encoder wrote \(count) bytes, sized \(total)")
         }
-        return w.bytes
+    }
+
+    @inline(__always) static func varintSize(_ v: UInt64) -> Int { v < 0x80 ? 1 : (70 - v.leadingZeroBitCount) / 7 }
+
+    @inline(__always) static func packedSize(_ values: [UInt64]) -> Int {
+        var n = 0
+        for v in values { n += varintSize(v) }
+        return n
+    }
+
+    @inline(__always) static func levelSize(_ l: IndexLevel) -> Int {
+        var n = 0
+        if !l.keys.isEmpty {
+            let p = packedSize(l.keys)
+            n += 1 + varintSize(UInt64(p)) + p
+        }
+        if !l.children.isEmpty {
+            let p = packedSize(l.children)
+            n += 1 + varintSize(UInt64(p)) + p
+        }
+        return n
     }
 
     /// Decodes a node block; every malformation is a `TreeError.corruptBlock`.
@@ -183,6 +221,40 @@ public struct NodeMessage: Sendable, Equatable {
         }
         return levels
     }
+}
+
+/// Writes protobuf pieces through a raw pointer into memory already sized for them (see `NodeMessage.encode`).
+struct RawWriter {
+    var p: UnsafeMutablePointer<UInt8>
+
+    init(_ p: UnsafeMutablePointer<UInt8>) { self.p = p }
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        p.pointee = b
+        p += 1
+    }
+
+    @inline(__always) mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            p.pointee = UInt8(truncatingIfNeeded: v) | 0x80
+            p += 1
+            v >>= 7
+        }
+        p.pointee = UInt8(v)
+        p += 1
+    }
+
+    /// Length prefix and bytes.
+    @inline(__always) mutating func bytes(_ b: [UInt8]) {
+        varint(UInt64(b.count))
+        b.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { p.update(from: base, count: src.count) }
+        }
+        p += b.count
+    }
+
+    func position(from start: UnsafeMutablePointer<UInt8>) -> Int { p - start }
 }
 
 /// Minimal protobuf writer.

@@ -14,15 +14,21 @@ public final class TreeBatch {
     private var root: WNode?
     var closed = false
 
+    /// Room reserved for one block's pending index (the changed path of a put, plus splits), so it never regrows.
+    static let indexCapacity = 16
+
     init(store: TreeStore, baseLength: UInt64) {
         self.store = store
         self.baseLength = baseLength
     }
 
+    /// Block count of a committed batch whose nodes were taken (see `takeNodes`).
+    private var committedCount: Int?
+
     /// Number of blocks this batch will append.
-    public var count: Int { pending.count }
+    public var count: Int { committedCount ?? pending.count }
     /// The version the tree will have after this batch.
-    public var version: UInt64 { baseLength + UInt64(pending.count) }
+    public var version: UInt64 { baseLength + UInt64(count) }
 
     // MARK: reads over in-memory nodes
 
@@ -34,7 +40,34 @@ public final class TreeBatch {
         return n
     }
 
-    @inline(__always) private nonisolated(nonsending) func keyBytes(_ node: WNode, _ i: Int) async throws -> [UInt8] {
+    /// Key bytes of key `i` when they need no I/O: already loaded, written by this batch, or in the block cache.
+    /// The synchronous fast path of the binary searches (no suspension point, no error path).
+    @inline(__always) private func loadedKey(_ node: WNode, _ i: Int) -> [UInt8]? {
+        if let b = node.keys[i].bytes { return b }
+        let seq = node.keys[i].seq
+        let bytes: [UInt8]
+        if seq >= baseLength {
+            let p = Int(seq - baseLength)
+            guard p < pending.count else { return nil }
+            bytes = pending[p].key
+        } else if let b = store.cachedBlock(seq, version: baseLength) {
+            bytes = b.key
+        } else {
+            return nil
+        }
+        node.keys[i].bytes = bytes
+        return bytes
+    }
+
+    /// Compares `key` with key `i` of `node`, loading the key's block if needed.
+    @inline(__always) private nonisolated(nonsending) func compare(_ key: [UInt8], _ node: WNode, _ i: Int)
+        async throws -> Int
+    {
+        if let b = loadedKey(node, i) { return compareBytes(key, b) }
+        return compareBytes(key, try await keyBytes(node, i))
+    }
+
+    private nonisolated(nonsending) func keyBytes(_ node: WNode, _ i: Int) async throws -> [UInt8] {
         if let b = node.keys[i].bytes { return b }
         let seq = node.keys[i].seq
         let bytes: [UInt8]
@@ -89,13 +122,15 @@ public final class TreeBatch {
 
     /// Lookup that sees this batch's pending writes.
     public nonisolated(nonsending) func get(_ key: [UInt8]) async throws -> TreeEntry? {
+        // A committed batch's nodes now belong to the tree's next batch (see `RetainedWriteTree`).
+        guard !closed else { throw TreeError.batchClosed }
         guard var node = try await rootNode() else { return nil }
         for _ in 0..<TreeStore.maxDepth {
             var s = 0
             var e = node.keys.count
             while s < e {
                 let mid = (s + e) >> 1
-                let c = compareBytes(key, try await keyBytes(node, mid))
+                let c = try await compare(key, node, mid)
                 if c == 0 { return try await entry(seq: node.keys[mid].seq) }
                 if c < 0 { e = mid } else { s = mid + 1 }
             }
@@ -125,6 +160,7 @@ public final class TreeBatch {
         var root = try await rootNode() ?? WNode.fresh()
         var node = root
         var stack: [WNode] = []
+        stack.reserveCapacity(TreeBatch.indexCapacity)
         var depth = 0
         while !node.children.isEmpty {
             depth += 1
@@ -135,7 +171,7 @@ public final class TreeBatch {
             var e = node.keys.count
             while s < e {
                 let mid = (s + e) >> 1
-                let c = compareBytes(key, try await keyBytes(node, mid))
+                let c = try await compare(key, node, mid)
                 if c == 0 {
                     node.keys[mid] = target
                     node.changed = true
@@ -181,7 +217,7 @@ public final class TreeBatch {
             var e = node.keys.count
             while s < e {
                 let mid = (s + e) >> 1
-                let c = compareBytes(key, try await keyBytes(node, mid))
+                let c = try await compare(key, node, mid)
                 if c == 0 {
                     if let cas, !cas(try await entry(seq: node.keys[mid].seq)) { return false }
                     if !node.children.isEmpty {
@@ -208,7 +244,7 @@ public final class TreeBatch {
         var e = node.keys.count
         while s < e {
             let mid = (s + e) >> 1
-            let c = compareBytes(kb, try await keyBytes(node, mid))
+            let c = try await compare(kb, node, mid)
             if c == 0 {
                 node.changed = true
                 node.keys[mid] = key
@@ -301,6 +337,7 @@ public final class TreeBatch {
 
     private func record(root: WNode, seq: UInt64, key: [UInt8], value: [UInt8]?) {
         var index: [WChild?] = []
+        index.reserveCapacity(TreeBatch.indexCapacity)
         _ = root.indexChanges(&index, seq: seq)
         index[0] = WChild(seq: seq, offset: 0, node: root)
         self.root = root
@@ -309,17 +346,41 @@ public final class TreeBatch {
 
     // MARK: flush
 
+    /// Starts this batch from the in-memory nodes the previous batch wrote (see `RetainedWriteTree`); `root` must
+    /// be the root of the tree at `baseLength`.
+    func adopt(root: WNode, writtenFrom: UInt64) {
+        precondition(self.root == nil && pending.isEmpty, "adopt on a started batch")
+        self.root = root
+        adoptedFrom = writtenFrom
+    }
+
+    /// First seq of the batch that wrote the adopted nodes (nil when the batch did not adopt any).
+    private(set) var adoptedFrom: UInt64?
+
+    /// Moves the pending blocks out of a committed batch and returns them with the root; the count and version stay
+    /// as they were.
+    func takeNodes() -> (pending: [Pending], root: WNode?) {
+        precondition(closed, "takeNodes on an open batch")
+        committedCount = pending.count
+        let taken = (pending, root)
+        pending = []
+        return taken
+    }
+
     /// Encodes the pending blocks: every block but the last drops the root and keeps only the nodes it still owns
-    /// (renumbered), exactly as Hyperbee's batch flush does. Returns the decoded forms too, to warm the cache.
-    func encode() -> (raw: [[UInt8]], decoded: [(DecodedBlock, BlockIndex)]) {
+    /// (renumbered), exactly as Hyperbee's batch flush does. Returns each block's index levels too (built once per
+    /// node, they serve both the encoding and the cache warm). Consumes the pending indexes (the batch is closed).
+    func encode() -> (raw: [[UInt8]], levels: [[IndexLevel]]) {
         var raw: [[UInt8]] = []
-        var decoded: [(DecodedBlock, BlockIndex)] = []
+        var allLevels: [[IndexLevel]] = []
         raw.reserveCapacity(pending.count)
-        decoded.reserveCapacity(pending.count)
+        allLevels.reserveCapacity(pending.count)
         let last = pending.count - 1
+        var idx: [WChild?] = []
         for i in 0..<pending.count {
             let seq = baseLength + UInt64(i)
-            var idx = pending[i].index
+            idx.removeAll(keepingCapacity: true)
+            swap(&idx, &pending[i].index)  // take the index without a copy-on-write copy
             if i < last {
                 idx[0] = nil
                 var j = 0
@@ -339,10 +400,14 @@ public final class TreeBatch {
             var levels: [IndexLevel] = []
             levels.reserveCapacity(idx.count)
             for c in idx { if let n = c?.node { levels.append(n.level) } }
-            let msg = NodeMessage(levels: levels, key: pending[i].key, value: pending[i].value)
-            raw.append(msg.encoded())
-            decoded.append((DecodedBlock(seq: seq, message: msg), BlockIndex(levels: levels)))
+            raw.append(NodeMessage.encode(levels: levels, key: pending[i].key, value: pending[i].value))
+            allLevels.append(levels)
         }
-        return (raw, decoded)
+        return (raw, allLevels)
+    }
+
+    /// The decoded form of pending block `i` (for the cache).
+    func decodedBlock(_ i: Int) -> DecodedBlock {
+        DecodedBlock(seq: baseLength + UInt64(i), key: pending[i].key, value: pending[i].value)
     }
 }

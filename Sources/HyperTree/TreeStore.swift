@@ -37,6 +37,8 @@ final class TreeStore: Sendable {
     let indexes: GenerationalCache<BlockIndex>
     let nodes: GenerationalCache<ResolvedNode>
     let writeLock = AsyncLock()
+    /// Nodes of the last batch, for the next one (only used under `writeLock`).
+    let retained = RetainedWriteTree()
     let prefetch: SparsePrefetch
     /// Whether reads batch their fetches (prefetch is on and the log may fetch from a peer). False for complete
     /// logs, so their hot paths pay nothing.

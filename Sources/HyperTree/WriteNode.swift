@@ -85,6 +85,15 @@ final class WNode {
         return offset
     }
 
+    /// Unlinks every loaded child that was not written at or after seq `base` (keeps the nodes a batch starting at
+    /// `base` wrote).
+    func prune(writtenFrom base: UInt64) {
+        for c in children {
+            guard let n = c.node else { continue }
+            if c.seq >= base { n.prune(writtenFrom: base) } else { c.node = nil }
+        }
+    }
+
     func removeKey(_ i: Int) {
         keys.remove(at: i)
         if !children.isEmpty {
@@ -127,5 +136,32 @@ final class WNode {
             cs.append(c.offset)
         }
         return IndexLevel(keys: ks, children: cs)
+    }
+}
+
+/// The B-tree nodes written by the last committed batch, kept in memory (keys loaded, child links resolved) so the
+/// next batch starts from them instead of rebuilding its upper levels from the caches. Bounded: only the nodes the
+/// last batch wrote are linked; older links are cut at commit. A batch takes the tree when it starts, so a batch that
+/// fails (after editing nodes in place) leaves nothing behind.
+final class RetainedWriteTree: @unchecked Sendable {
+    // Invariant: only touched by the holder of `TreeStore.writeLock`.
+    private var root: WNode?
+    private var version: UInt64 = 0
+    private var writtenFrom: UInt64 = 0
+
+    /// The retained root if it is the root at `version` (the current log length), with the first seq of the batch
+    /// that wrote the retained nodes; clears it either way.
+    func take(version: UInt64) -> (root: WNode, writtenFrom: UInt64)? {
+        defer { root = nil }
+        guard self.version == version, let root else { return nil }
+        return (root, writtenFrom)
+    }
+
+    /// Keeps `root`, the tree at `version`, after unlinking every node not written at or after `writtenFrom`.
+    func keep(_ root: WNode, version: UInt64, writtenFrom: UInt64) {
+        root.prune(writtenFrom: writtenFrom)
+        self.root = root
+        self.version = version
+        self.writtenFrom = writtenFrom
     }
 }
