@@ -8,6 +8,7 @@ final class GroupWriter: Sendable {
 
     private struct Item {
         let event: NostrEvent
+        let check: NewEventCheck
         let completion: Completion
     }
 
@@ -34,11 +35,12 @@ final class GroupWriter: Sendable {
     /// Events queued and not yet committed.
     var backlog: Int { state.withLock { $0.pending.count } }
 
-    /// Queues `event`; `completion` runs once it is committed or refused.
-    func submit(_ event: NostrEvent, completion: @escaping Completion) {
+    /// Queues `event` (with the result of its early duplicate check); `completion` runs once it is committed or
+    /// refused.
+    func submit(_ event: NostrEvent, check: NewEventCheck = .notChecked, completion: @escaping Completion) {
         let (accepted, start) = state.withLock { s -> (Bool, Bool) in
             if s.closed { return (false, false) }
-            s.pending.append(Item(event: event, completion: completion))
+            s.pending.append(Item(event: event, check: check, completion: completion))
             if s.running { return (true, false) }
             s.running = true
             return (true, true)
@@ -89,7 +91,7 @@ final class GroupWriter: Sendable {
             let outcomes: [InsertOutcome]
             let started = ContinuousClock.now
             do {
-                outcomes = try await store.insert(batch.map(\.event))
+                outcomes = try await store.insert(batch.map(\.event), checks: batch.map(\.check))
                 if logger.logLevel <= .debug {
                     let ms = (ContinuousClock.now - started) / .milliseconds(1)
                     var metadata: Logger.Metadata = [
