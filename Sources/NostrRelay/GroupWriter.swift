@@ -3,60 +3,83 @@ import Logging
 /// Group commit: events arriving from every connection are queued, and a single writer task stores them in
 /// batches (one `EventStore.insert`, hence one commit and one fsync, per batch). Each event's completion runs
 /// after its batch is committed and after live subscribers have been served.
+///
+/// Two stages, so that the writer only does what must be serial: a checker task reads, concurrently with the
+/// writer's commit, whether each queued event is already stored (`EventStore.checkNew`; duplicates are answered
+/// at once), and the writer stores checked events, re-checking them only against the commits made since (see
+/// `RecentCommits`). Events keep their arrival order: the writer takes checked events first and unchecked ones
+/// only while the checker holds none.
 final class GroupWriter: Sendable {
     typealias Completion = @Sendable (InsertOutcome) -> Void
 
     private struct Item {
         let event: NostrEvent
-        let check: NewEventCheck
+        var check: NewEventCheck
         let completion: Completion
     }
 
     private struct State {
+        /// Not yet checked, oldest first.
         var pending: [Item] = []
-        var running = false
+        /// Checked, oldest first (all older than `pending` and than the checker's chunk).
+        var ready: [Item] = []
+        /// Events the checker is reading now.
+        var checking = 0
+        var checkerRunning = false
+        var writerRunning = false
         var closed = false
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
+
+        var isIdle: Bool { !writerRunning && !checkerRunning && pending.isEmpty && ready.isEmpty }
+
+        /// The waiters to resume if nothing is left to do.
+        mutating func takeWaitersIfIdle() -> [CheckedContinuation<Void, Never>] {
+            guard isIdle else { return [] }
+            defer { idleWaiters = [] }
+            return idleWaiters
+        }
     }
 
     private let state = Locked(State())
     private let store: any EventStore
     private let maxBatch: Int
+    /// Events the checker takes at a time (small, so checked events reach the writer steadily).
+    private let checkChunk: Int
     private let onStored: @Sendable ([NostrEvent]) -> Void
     private let logger: Logger
 
     init(store: any EventStore, maxBatch: Int, logger: Logger, onStored: @escaping @Sendable ([NostrEvent]) -> Void) {
         self.store = store
         self.maxBatch = max(1, maxBatch)
+        self.checkChunk = max(1, min(64, maxBatch))
         self.logger = logger
         self.onStored = onStored
     }
 
     /// Events queued and not yet committed.
-    var backlog: Int { state.withLock { $0.pending.count } }
+    var backlog: Int { state.withLock { $0.pending.count + $0.ready.count + $0.checking } }
 
-    /// Queues `event` (with the result of its early duplicate check); `completion` runs once it is committed or
-    /// refused.
-    func submit(_ event: NostrEvent, check: NewEventCheck = .notChecked, completion: @escaping Completion) {
+    /// Queues `event`; `completion` runs once it is committed or refused.
+    func submit(_ event: NostrEvent, completion: @escaping Completion) {
         let (accepted, start) = state.withLock { s -> (Bool, Bool) in
             if s.closed { return (false, false) }
-            s.pending.append(Item(event: event, check: check, completion: completion))
-            if s.running { return (true, false) }
-            s.running = true
+            s.pending.append(Item(event: event, check: .notChecked, completion: completion))
+            if s.checkerRunning { return (true, false) }
+            s.checkerRunning = true
             return (true, true)
         }
         if !accepted {
             completion(.rejected(message: "error: the relay is shutting down"))
             return
         }
-        if start { Task(executorPreference: WriterExecutor.shared) { await self.drain() } }
+        if start { Task { await self.check() } }
     }
 
     /// Returns when everything queued so far is committed.
     func flush() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let idle = state.withLock { s -> Bool in
-                if !s.running && s.pending.isEmpty { return true }
+                if s.isIdle { return true }
                 s.idleWaiters.append(c)
                 return false
             }
@@ -70,18 +93,59 @@ final class GroupWriter: Sendable {
         await flush()
     }
 
-    private func drain() async {
+    /// The checker: early duplicate reads, chunk by chunk, handing checked events to the writer.
+    private func check() async {
+        while true {
+            let (chunk, waiters) = state.withLock { s -> ([Item], [CheckedContinuation<Void, Never>]) in
+                if s.pending.isEmpty {
+                    s.checkerRunning = false
+                    return ([], s.takeWaitersIfIdle())
+                }
+                let n = min(checkChunk, s.pending.count)
+                let chunk = Array(s.pending.prefix(n))
+                s.pending.removeFirst(n)
+                s.checking = n
+                return (chunk, [])
+            }
+            if chunk.isEmpty {
+                for w in waiters { w.resume() }
+                return
+            }
+            var checked: [Item] = []
+            var duplicates: [Item] = []
+            checked.reserveCapacity(chunk.count)
+            for var item in chunk {
+                do { item.check = try await store.checkNew(item.event) } catch { item.check = .notChecked }
+                if item.check == .alreadyStored { duplicates.append(item) } else { checked.append(item) }
+            }
+            let startWriter = state.withLock { s -> Bool in
+                s.ready.append(contentsOf: checked)
+                s.checking = 0
+                if s.writerRunning || s.ready.isEmpty { return false }
+                s.writerRunning = true
+                return true
+            }
+            if startWriter { Task(executorPreference: WriterExecutor.shared) { await self.write() } }
+            for item in duplicates { item.completion(.rejected(message: "duplicate: already have this event")) }
+        }
+    }
+
+    /// The writer: one store insert (one commit) per batch.
+    private func write() async {
         while true {
             let (batch, waiters) = state.withLock { s -> ([Item], [CheckedContinuation<Void, Never>]) in
-                if s.pending.isEmpty {
-                    s.running = false
-                    let w = s.idleWaiters
-                    s.idleWaiters = []
-                    return ([], w)
+                var b = Array(s.ready.prefix(maxBatch))
+                s.ready.removeFirst(b.count)
+                if s.checking == 0 && b.count < maxBatch {
+                    // Nothing is being checked: the oldest unchecked events may go now (fully checked by the store).
+                    let n = min(maxBatch - b.count, s.pending.count)
+                    b += s.pending.prefix(n)
+                    s.pending.removeFirst(n)
                 }
-                let n = min(maxBatch, s.pending.count)
-                let b = Array(s.pending.prefix(n))
-                s.pending.removeFirst(n)
+                if b.isEmpty {
+                    s.writerRunning = false
+                    return ([], s.takeWaitersIfIdle())
+                }
                 return (b, [])
             }
             if batch.isEmpty {
@@ -90,18 +154,19 @@ final class GroupWriter: Sendable {
             }
             let outcomes: [InsertOutcome]
             let started = ContinuousClock.now
+            var metadata: Logger.Metadata?
             do {
                 outcomes = try await store.insert(batch.map(\.event), checks: batch.map(\.check))
                 if logger.logLevel <= .debug {
                     let ms = (ContinuousClock.now - started) / .milliseconds(1)
-                    var metadata: Logger.Metadata = [
-                        "events": "\(batch.count)", "ms": "\(Int(ms * 10) / 10)",
-                        "queued": "\(state.withLock { $0.pending.count })",
+                    var m: Logger.Metadata = [
+                        "events": "\(batch.count)", "ms": "\(Int(ms * 10) / 10)", "queued": "\(backlog)",
+                        "prechecked": "\(batch.count(where: { $0.check != .notChecked }))",
                     ]
                     if let stages = (store as? IndexedEventStore)?.lastInsertStages {
-                        for (k, v) in stages.metadata { metadata[k] = .string(v) }
+                        for (k, v) in stages.metadata { m[k] = .string(v) }
                     }
-                    logger.debug("group commit", metadata: metadata)
+                    metadata = m
                 }
             } catch {
                 logger.error("event store write failed", metadata: ["error": "\(error)", "events": "\(batch.count)"])
@@ -113,6 +178,12 @@ final class GroupWriter: Sendable {
             if !stored.isEmpty { onStored(stored) }
             for (i, item) in batch.enumerated() {
                 item.completion(i < outcomes.count ? outcomes[i] : .rejected(message: "error: store gave no outcome"))
+            }
+            if var metadata {
+                // Live delivery and OK sends, on the writer's thread after the commit.
+                let ms = Double((ContinuousClock.now - started) / .microseconds(1)) / 1000
+                metadata["total_ms"] = .string("\(Int(ms * 10) / 10)")
+                logger.debug("group commit", metadata: metadata)
             }
         }
     }

@@ -89,10 +89,8 @@ public final class Relay: Sendable {
     }
 
     /// Queues a verified event for the group writer; `completion` gets the store's outcome.
-    func submit(
-        _ event: NostrEvent, check: NewEventCheck = .notChecked, completion: @escaping @Sendable (InsertOutcome) -> Void
-    ) {
-        writer.submit(event, check: check, completion: completion)
+    func submit(_ event: NostrEvent, completion: @escaping @Sendable (InsertOutcome) -> Void) {
+        writer.submit(event, completion: completion)
     }
 
     /// Returns once every event queued so far is committed and acknowledged.

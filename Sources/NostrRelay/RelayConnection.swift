@@ -227,12 +227,7 @@ public final class RelayConnection: Sendable {
             send(RelayMessage.ok(event.id, true, ""))
             return
         }
-        // Durable path: OK after the group commit. The duplicate-id read is done here, concurrently with the
-        // writer, so the writer only re-checks ids against the commits made since (see `RecentCommits`).
-        let check: NewEventCheck
-        do { check = try await relay.store.checkNew(event) } catch { check = .notChecked }
-        if check == .alreadyStored { return reject(event.id, "duplicate: already have this event") }
-        // Past a backlog bound, wait for the commit (backpressure).
+        // Durable path: OK after the group commit. Past a backlog bound, wait for the commit (backpressure).
         let relay = self.relay
         let reply: @Sendable (InsertOutcome) -> Void = { [weak self] outcome in
             switch outcome {
@@ -246,13 +241,13 @@ public final class RelayConnection: Sendable {
         }
         if relay.writer.backlog >= config.maxBatchSize * 4 {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                relay.submit(event, check: check) { outcome in
+                relay.submit(event) { outcome in
                     reply(outcome)
                     c.resume()
                 }
             }
         } else {
-            relay.submit(event, check: check, completion: reply)
+            relay.submit(event, completion: reply)
         }
     }
 
