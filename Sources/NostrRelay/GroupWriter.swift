@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 
 /// Group commit: events arriving from every connection are queued, and a single writer task stores them in
@@ -8,7 +9,8 @@ import Logging
 /// writer's commit, whether each queued event is already stored (`EventStore.checkNew`; duplicates are answered
 /// at once), and the writer stores checked events, re-checking them only against the commits made since (see
 /// `RecentCommits`). Events keep their arrival order: the writer takes checked events first and unchecked ones
-/// only while the checker holds none.
+/// only while the checker holds none. After a commit, live delivery and the OK completions run on a serial
+/// acknowledgement queue, so the writer starts the next group at once (batches are acknowledged in order).
 final class GroupWriter: Sendable {
     typealias Completion = @Sendable (InsertOutcome) -> Void
 
@@ -27,10 +29,14 @@ final class GroupWriter: Sendable {
         var checking = 0
         var checkerRunning = false
         var writerRunning = false
+        /// Committed batches whose delivery and completions have not run yet.
+        var acksPending = 0
         var closed = false
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
-        var isIdle: Bool { !writerRunning && !checkerRunning && pending.isEmpty && ready.isEmpty }
+        var isIdle: Bool {
+            !writerRunning && !checkerRunning && acksPending == 0 && pending.isEmpty && ready.isEmpty
+        }
 
         /// The waiters to resume if nothing is left to do.
         mutating func takeWaitersIfIdle() -> [CheckedContinuation<Void, Never>] {
@@ -47,6 +53,8 @@ final class GroupWriter: Sendable {
     private let checkChunk: Int
     private let onStored: @Sendable ([NostrEvent]) -> Void
     private let logger: Logger
+    /// Runs each committed batch's live delivery and completions, in commit order.
+    private let acks = DispatchQueue(label: "nostr-relay-acks", qos: .userInitiated)
 
     init(store: any EventStore, maxBatch: Int, logger: Logger, onStored: @escaping @Sendable ([NostrEvent]) -> Void) {
         self.store = store
@@ -173,18 +181,26 @@ final class GroupWriter: Sendable {
                 outcomes = Array(
                     repeating: .rejected(message: "error: could not store the event"), count: batch.count)
             }
-            var stored: [NostrEvent] = []
-            for (item, outcome) in zip(batch, outcomes) where outcome.isStored { stored.append(item.event) }
-            if !stored.isEmpty { onStored(stored) }
-            for (i, item) in batch.enumerated() {
-                item.completion(i < outcomes.count ? outcomes[i] : .rejected(message: "error: store gave no outcome"))
-            }
-            if var metadata {
-                // Live delivery and OK sends, on the writer's thread after the commit.
-                let ms = Double((ContinuousClock.now - started) / .microseconds(1)) / 1000
-                metadata["total_ms"] = .string("\(Int(ms * 10) / 10)")
-                logger.debug("group commit", metadata: metadata)
-            }
+            if let metadata { logger.debug("group commit", metadata: metadata) }
+            state.withLock { $0.acksPending += 1 }
+            let completions = batch.map(\.completion)
+            let events = batch.map(\.event)
+            acks.async { self.acknowledge(events, completions, outcomes) }
         }
+    }
+
+    /// Serves live subscribers, then runs the completions of one committed batch (on `acks`).
+    private func acknowledge(_ events: [NostrEvent], _ completions: [Completion], _ outcomes: [InsertOutcome]) {
+        var stored: [NostrEvent] = []
+        for (e, outcome) in zip(events, outcomes) where outcome.isStored { stored.append(e) }
+        if !stored.isEmpty { onStored(stored) }
+        for (i, completion) in completions.enumerated() {
+            completion(i < outcomes.count ? outcomes[i] : .rejected(message: "error: store gave no outcome"))
+        }
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.acksPending -= 1
+            return s.takeWaitersIfIdle()
+        }
+        for w in waiters { w.resume() }
     }
 }
