@@ -15,6 +15,19 @@ public final class IndexedEventStore: EventStore {
     private let stages = Locked<InsertStages?>(nil)
     /// Ids stored by the latest commits, for completing `checkNew` results without a second read.
     private let recent = Locked(RecentCommits())
+    /// Every id ever stored, as a Bloom filter (2 MiB: under 0.5% false positives up to a million events), so that
+    /// `checkNew` answers most new events without a store read. Commits add their ids from the start; the ids
+    /// already stored are added by a background scan of the `created_at:` index, and the filter is only trusted
+    /// once that scan is complete.
+    private let storedIDs = Locked(StoredIDs())
+
+    struct StoredIDs {
+        var filter = DeletionFilter(bitCount: 1 << 24)
+        var loading = false
+        var loaded = false
+        /// Bumped when the filter is dropped, so that a scan started before does not fill the new one.
+        var generation: UInt64 = 0
+    }
 
     /// A store over `kv`; up to `cacheCapacity` decoded events are kept in memory for queries.
     public init(kv: any OrderedKeyValueStore, cacheCapacity: Int = 65_536) {
@@ -94,9 +107,50 @@ public final class IndexedEventStore: EventStore {
         // The commit number is read before the store: a commit that lands during the read is either seen by the
         // read or re-checked by `insert` through `recent`.
         let commit = recent.withLock { $0.sequence }
+        // Commits add their ids to `storedIDs` before they count in `recent`: an id missing here was either never
+        // stored or is stored by a commit after `commit`, which `insert` re-checks.
+        let (mayBeStored, startLoading, generation) = storedIDs.withLock { s -> (Bool, Bool, UInt64) in
+            let start = !s.loading
+            s.loading = true
+            return (!s.loaded || s.filter.mayContain(event.id), start, s.generation)
+        }
+        if startLoading { Task { await self.loadStoredIDs(generation) } }
+        if !mayBeStored { return .absent(asOfCommit: commit) }
         if try await kv.get(IndexKeys.body(event.id)) != nil { return .alreadyStored }
         return .absent(asOfCommit: commit)
     }
+
+    /// Adds the ids of every stored event to `storedIDs` (scanning `created_at:` keys), then marks it loaded.
+    /// On a read error (e.g. the store closed) the filter simply stays unused.
+    private func loadStoredIDs(_ generation: UInt64) async {
+        let prefix = Array("created_at:".utf8)
+        var range = KVRange(gte: prefix, lt: Array("created_at;".utf8), limit: 4096)
+        do {
+            while true {
+                let page = try await kv.range(range)
+                var ids: [String] = []
+                ids.reserveCapacity(page.count)
+                for entry in page {
+                    if let (_, id) = IndexKeys.parseSuffix(entry.key) { ids.append(id) }
+                }
+                let current = storedIDs.withLock { s -> Bool in
+                    guard s.generation == generation else { return false }
+                    for id in ids { s.filter.insert(id) }
+                    return true
+                }
+                guard current else { return }
+                guard page.count == range.limit, let last = page.last else { break }
+                range.gte = nil
+                range.gt = last.key
+            }
+            storedIDs.withLock { s in if s.generation == generation { s.loaded = true } }
+        } catch {
+            return
+        }
+    }
+
+    /// Whether the stored-id filter is complete and in use (tests, diagnostics).
+    var storedIDFilterLoaded: Bool { storedIDs.withLock { $0.loaded } }
 
     /// See `EventStore.insert(_:checks:)`; `checks` may be empty (every event fully checked) or one per event.
     public func insert(_ events: [NostrEvent], checks: [NewEventCheck]) async throws -> [InsertOutcome] {
@@ -117,10 +171,16 @@ public final class IndexedEventStore: EventStore {
             t.operations = overlay.operations.count
             if !overlay.operations.isEmpty {
                 let applyStarted = ContinuousClock.now
-                try await kv.apply(overlay.operations)
+                do { try await kv.apply(overlay.operations) } catch {
+                    // The commit may have landed anyway: stop trusting early checks and the stored-id filter.
+                    storedIDs.withLock { $0 = StoredIDs(generation: $0.generation &+ 1) }
+                    recent.withLock { $0.recordUnknown() }
+                    throw error
+                }
                 t.apply = ContinuousClock.now - applyStarted
                 t.tree = (kv as? HyperTreeKV)?.tree.lastCommitTimings
                 let added = overlay.added
+                storedIDs.withLock { s in for id in added.keys { s.filter.insert(id) } }
                 recent.withLock { $0.record(Set(added.keys)) }
                 cache.committed(added: Array(added.values), removed: overlay.removed)
             }

@@ -7,13 +7,17 @@ struct RecentCommits: Sendable {
     /// Number of the latest commit (0 before the first).
     private(set) var sequence: UInt64 = 0
     /// Ids stored by commits `sequence - stored.count + 1 ... sequence`, oldest first (a ring).
-    private var stored: [Set<String>] = []
+    private var stored: [Set<String>?] = []
     private var head = 0
 
     init(depth: Int = 32) { self.depth = max(1, depth) }
 
+    /// Records a commit whose effect is unknown (a failed apply may still have landed): checks made before it fall
+    /// back to a store read.
+    mutating func recordUnknown() { record(nil) }
+
     /// Records one commit that stored `ids` (removals need no record: they never make an absent id present).
-    mutating func record(_ ids: Set<String>) {
+    mutating func record(_ ids: Set<String>?) {
         sequence &+= 1
         if stored.count < depth {
             stored.append(ids)
@@ -32,7 +36,8 @@ struct RecentCommits: Sendable {
         // The newest entry sits just before `head` once the ring is full, at the end before that.
         for back in 0..<Int(newer) {
             let index = ((stored.count == depth ? head : stored.count) - 1 - back + depth * 2) % depth
-            if stored[index % stored.count].contains(id) { return true }
+            guard let ids = stored[index % stored.count] else { return nil }
+            if ids.contains(id) { return true }
         }
         return false
     }

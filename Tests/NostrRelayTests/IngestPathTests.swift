@@ -1,3 +1,4 @@
+import Foundation
 import HyperTree
 import TestSupport
 import Testing
@@ -75,6 +76,51 @@ struct IngestPathTests {
         let gCheck = try await store.checkNew(g)
         for i in 0..<3 { _ = try await store.insert([NostrEvent.make(at: 5 + Int64(i), content: "more \(i)")]) }
         #expect(try await store.insert([g], checks: [gCheck]) == [.stored])
+    }
+
+    @Test("once the stored-id filter is loaded, new ids are checked without a store read; stored ids still are")
+    func storedIDFilter() async throws {
+        let kv = CountingKV(InMemoryOrderedKV())
+        let store = IndexedEventStore(kv: kv)
+        let old = (0..<5000).map {
+            NostrEvent.make(key: UInt8($0 % 7 + 1), at: now - 10_000 + Int64($0), content: "\($0)")
+        }
+        _ = try await store.insert(old)
+        #expect(!store.storedIDFilterLoaded)
+        // The first check reads the store (filter not loaded yet) and starts the background scan.
+        #expect(try await store.checkNew(old[0]) == .alreadyStored)
+        for _ in 0..<500 where !store.storedIDFilterLoaded { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(store.storedIDFilterLoaded)
+        let before = kv.gets
+        let fresh = (0..<200).map { NostrEvent.make(at: now + Int64($0), content: "fresh \($0)") }
+        var answeredWithoutRead = 0
+        for e in fresh {
+            let readsBefore = kv.gets
+            guard case .absent = try await store.checkNew(e) else {
+                Issue.record("a new id was reported stored")
+                continue
+            }
+            if kv.gets == readsBefore { answeredWithoutRead += 1 }
+        }
+        #expect(answeredWithoutRead >= 195)  // 2 MiB filter, 5,000 ids: false positives are ~1e-7
+        // Every stored id, old or committed after the scan, still answers alreadyStored.
+        for e in old.prefix(300) { #expect(try await store.checkNew(e) == .alreadyStored) }
+        #expect(try await store.insert([fresh[0]]) == [.stored])
+        #expect(try await store.checkNew(fresh[0]) == .alreadyStored)
+        #expect(kv.gets > before)
+    }
+
+    @Test("an apply that fails makes earlier checks fall back to reads")
+    func unknownCommit() {
+        var recent = RecentCommits(depth: 4)
+        recent.record(["a"])
+        recent.recordUnknown()
+        recent.record(["b"])
+        #expect(recent.storedSince(2, "a") == false)
+        #expect(recent.storedSince(1, "zzz") == nil)
+        #expect(recent.storedSince(0, "a") == nil)
+        #expect(DeletionFilter(bitCount: 1000).bitCount == 4096)
+        #expect(DeletionFilter(bitCount: 1 << 30).bitCount == 1 << 24)
     }
 
     @Test("a stale check cannot resurrect an event deleted meanwhile", arguments: Backend.allCases)
@@ -187,4 +233,21 @@ struct IngestPathTests {
         let left = try await store.query([Filter(authors: [Keys.pubkey(2)], kinds: [30_023])], limit: 10, now: now)
         #expect(left.map(\.content) == ["article a"])
     }
+}
+
+/// An ordered KV that counts point reads.
+final class CountingKV: OrderedKeyValueStore, @unchecked Sendable {
+    let base: InMemoryOrderedKV
+    // Invariant: `count` is only touched inside `lock`.
+    private let lock = NSLock()
+    private var count = 0
+    init(_ base: InMemoryOrderedKV) { self.base = base }
+    var gets: Int { lock.withLock { count } }
+    func get(_ key: [UInt8]) async throws -> [UInt8]? {
+        lock.withLock { count += 1 }
+        return try await base.get(key)
+    }
+    func apply(_ operations: [KVOperation]) async throws { try await base.apply(operations) }
+    func range(_ range: KVRange) async throws -> [KVEntry] { try await base.range(range) }
+    func close() async throws { try await base.close() }
 }
