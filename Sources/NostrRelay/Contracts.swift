@@ -24,6 +24,17 @@ public enum InsertOutcome: Sendable, Equatable {
     public var isStored: Bool { self == .stored }
 }
 
+/// The result of `EventStore.checkNew`, an early duplicate check done outside the writer.
+public enum NewEventCheck: Sendable, Equatable {
+    /// The event is already stored: refuse it as a duplicate without queueing it.
+    case alreadyStored
+    /// The event was not stored as of the store's commit number `commit`; `insert` only re-checks it against
+    /// the commits made since.
+    case absent(asOfCommit: UInt64)
+    /// No early check was made; `insert` does the full check.
+    case notChecked
+}
+
 /// Durable storage of Nostr events: kind rules (replaceable, addressable), NIP-09 deletion, NIP-40 expiration,
 /// indexed queries. Ephemeral events never reach a store.
 public protocol EventStore: Sendable {
@@ -41,9 +52,20 @@ public protocol EventStore: Sendable {
     func close() async throws
     /// Removes events whose NIP-40 expiration is at or before `now`; returns how many (0 if unsupported).
     func purgeExpired(now: Int64) async throws -> Int
+    /// Checks, concurrently with the writer, whether `event` is already stored (a read, no write).
+    func checkNew(_ event: NostrEvent) async throws -> NewEventCheck
+    /// As `insert(_:)`, with one `checkNew` result per event (the store then skips lookups it already did).
+    func insert(_ events: [NostrEvent], checks: [NewEventCheck]) async throws -> [InsertOutcome]
 }
 
 extension EventStore {
+    /// Default: no early check.
+    public func checkNew(_ event: NostrEvent) async throws -> NewEventCheck { .notChecked }
+    /// Default: the checks are ignored.
+    public func insert(_ events: [NostrEvent], checks: [NewEventCheck]) async throws -> [InsertOutcome] {
+        try await insert(events)
+    }
+
     /// Default: the store keeps expired events (they are still hidden from queries).
     public func purgeExpired(now: Int64) async throws -> Int { 0 }
 }

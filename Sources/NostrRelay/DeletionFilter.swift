@@ -2,16 +2,24 @@
 /// positions are taken straight from the id (a SHA-256 hash, so its bits are already uniform). A clear bit proves
 /// there is no marker, which lets an insert skip a random-key tree lookup; a set bit only means "look it up".
 struct DeletionFilter: Sendable {
-    /// 2^22 bits (512 KiB): under 1% false positives up to ~400,000 markers.
-    static let bitCount = 1 << 22
-    private var words = [UInt64](repeating: 0, count: bitCount / 64)
+    /// Default size, 2^22 bits (512 KiB): under 1% false positives up to ~400,000 markers.
+    static let defaultBitCount = 1 << 22
+    /// Bits in the filter (a power of two, at most 2^24: each position is 24 bits of the id).
+    let bitCount: Int
+    private var words: [UInt64]
     /// Markers added (for tests and diagnostics).
     private(set) var count = 0
 
-    init() {}
+    /// An empty filter of `bitCount` bits (rounded to a power of two between 2^12 and 2^24).
+    init(bitCount: Int = defaultBitCount) {
+        var bits = 1 << 12
+        while bits < min(bitCount, 1 << 24) { bits <<= 1 }
+        self.bitCount = bits
+        self.words = [UInt64](repeating: 0, count: bits / 64)
+    }
 
     /// The three bit positions of `id` (64 lower-case hex characters), or nil if it is not one.
-    static func positions(_ id: String) -> (Int, Int, Int)? {
+    func positions(_ id: String) -> (Int, Int, Int)? {
         var values = (0, 0, 0)
         var i = 0
         for c in id.utf8 {
@@ -39,7 +47,7 @@ struct DeletionFilter: Sendable {
 
     /// Records that `id` may have a marker.
     mutating func insert(_ id: String) {
-        guard let (a, b, c) = Self.positions(id) else { return }
+        guard let (a, b, c) = positions(id) else { return }
         set(a)
         set(b)
         set(c)
@@ -48,7 +56,7 @@ struct DeletionFilter: Sendable {
 
     /// False only if `id` certainly has no marker (ids that are not hex always answer true).
     func mayContain(_ id: String) -> Bool {
-        guard let (a, b, c) = Self.positions(id) else { return true }
+        guard let (a, b, c) = positions(id) else { return true }
         return test(a) && test(b) && test(c)
     }
 }

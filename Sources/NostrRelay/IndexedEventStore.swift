@@ -13,6 +13,21 @@ public final class IndexedEventStore: EventStore {
     /// Ids that may have a deletion marker; nil until loaded by the first write. Only used inside `writeGate`.
     private let deletions = Locked<DeletionFilter?>(nil)
     private let stages = Locked<InsertStages?>(nil)
+    /// Ids stored by the latest commits, for completing `checkNew` results without a second read.
+    private let recent = Locked(RecentCommits())
+    /// Every id ever stored, as a Bloom filter (2 MiB: under 0.5% false positives up to a million events), so that
+    /// `checkNew` answers most new events without a store read. Commits add their ids from the start; the ids
+    /// already stored are added by a background scan of the `created_at:` index, and the filter is only trusted
+    /// once that scan is complete.
+    private let storedIDs = Locked(StoredIDs())
+
+    struct StoredIDs {
+        var filter = DeletionFilter(bitCount: 1 << 24)
+        var loading = false
+        var loaded = false
+        /// Bumped when the filter is dropped, so that a scan started before does not fill the new one.
+        var generation: UInt64 = 0
+    }
 
     /// A store over `kv`; up to `cacheCapacity` decoded events are kept in memory for queries.
     public init(kv: any OrderedKeyValueStore, cacheCapacity: Int = 65_536) {
@@ -71,7 +86,7 @@ public final class IndexedEventStore: EventStore {
         overlay.added[e.id] = nil
         overlay.removed.append(e.id)
         overlay.delete(IndexKeys.body(e.id))
-        for key in IndexKeys.indexEntries(e) { overlay.delete(Array(key.utf8), readable: false) }
+        for key in IndexKeys.indexEntries(e) { overlay.delete(key, readable: false) }
     }
 
     private func add(_ e: NostrEvent, _ overlay: inout Overlay) {
@@ -80,17 +95,74 @@ public final class IndexedEventStore: EventStore {
         overlay.added[e.id] = e
         overlay.put(IndexKeys.body(e.id), Array(e.json.utf8))
         let idBytes = Array(e.id.utf8)
-        for key in IndexKeys.indexEntries(e) { overlay.put(Array(key.utf8), idBytes, readable: false) }
+        for key in IndexKeys.indexEntries(e) { overlay.put(key, idBytes, readable: false) }
     }
 
     public func insert(_ events: [NostrEvent]) async throws -> [InsertOutcome] {
+        try await insert(events, checks: [])
+    }
+
+    /// Reads whether `event` is stored, without taking the write gate (many run concurrently with the writer).
+    public func checkNew(_ event: NostrEvent) async throws -> NewEventCheck {
+        // The commit number is read before the store: a commit that lands during the read is either seen by the
+        // read or re-checked by `insert` through `recent`.
+        let commit = recent.withLock { $0.sequence }
+        // Commits add their ids to `storedIDs` before they count in `recent`: an id missing here was either never
+        // stored or is stored by a commit after `commit`, which `insert` re-checks.
+        let (mayBeStored, startLoading, generation) = storedIDs.withLock { s -> (Bool, Bool, UInt64) in
+            let start = !s.loading
+            s.loading = true
+            return (!s.loaded || s.filter.mayContain(event.id), start, s.generation)
+        }
+        if startLoading { Task { await self.loadStoredIDs(generation) } }
+        if !mayBeStored { return .absent(asOfCommit: commit) }
+        if try await kv.get(IndexKeys.body(event.id)) != nil { return .alreadyStored }
+        return .absent(asOfCommit: commit)
+    }
+
+    /// Adds the ids of every stored event to `storedIDs` (scanning `created_at:` keys), then marks it loaded.
+    /// On a read error (e.g. the store closed) the filter simply stays unused.
+    private func loadStoredIDs(_ generation: UInt64) async {
+        let prefix = Array("created_at:".utf8)
+        var range = KVRange(gte: prefix, lt: Array("created_at;".utf8), limit: 4096)
+        do {
+            while true {
+                let page = try await kv.range(range)
+                var ids: [String] = []
+                ids.reserveCapacity(page.count)
+                for entry in page {
+                    if let (_, id) = IndexKeys.parseSuffix(entry.key) { ids.append(id) }
+                }
+                let current = storedIDs.withLock { s -> Bool in
+                    guard s.generation == generation else { return false }
+                    for id in ids { s.filter.insert(id) }
+                    return true
+                }
+                guard current else { return }
+                guard page.count == range.limit, let last = page.last else { break }
+                range.gte = nil
+                range.gt = last.key
+            }
+            storedIDs.withLock { s in if s.generation == generation { s.loaded = true } }
+        } catch {
+            return
+        }
+    }
+
+    /// Whether the stored-id filter is complete and in use (tests, diagnostics).
+    var storedIDFilterLoaded: Bool { storedIDs.withLock { $0.loaded } }
+
+    /// See `EventStore.insert(_:checks:)`; `checks` may be empty (every event fully checked) or one per event.
+    public func insert(_ events: [NostrEvent], checks: [NewEventCheck]) async throws -> [InsertOutcome] {
         try await writeGate.withGate {
             try await loadDeletionFilter()
             var overlay = Overlay()
             var outcomes: [InsertOutcome] = []
             outcomes.reserveCapacity(events.count)
             let started = ContinuousClock.now
-            for e in events { outcomes.append(try await insertOne(e, &overlay)) }
+            for (i, e) in events.enumerated() {
+                outcomes.append(try await insertOne(e, i < checks.count ? checks[i] : .notChecked, &overlay))
+            }
             var t = InsertStages(events: events.count)
             t.checks = ContinuousClock.now - started - overlay.indexKeys
             t.lookups = overlay.lookups.total
@@ -99,20 +171,37 @@ public final class IndexedEventStore: EventStore {
             t.operations = overlay.operations.count
             if !overlay.operations.isEmpty {
                 let applyStarted = ContinuousClock.now
-                try await kv.apply(overlay.operations)
+                do { try await kv.apply(overlay.operations) } catch {
+                    // The commit may have landed anyway: stop trusting early checks and the stored-id filter.
+                    storedIDs.withLock { $0 = StoredIDs(generation: $0.generation &+ 1) }
+                    recent.withLock { $0.recordUnknown() }
+                    throw error
+                }
                 t.apply = ContinuousClock.now - applyStarted
                 t.tree = (kv as? HyperTreeKV)?.tree.lastCommitTimings
-                cache.committed(added: Array(overlay.added.values), removed: overlay.removed)
+                let added = overlay.added
+                storedIDs.withLock { s in for id in added.keys { s.filter.insert(id) } }
+                recent.withLock { $0.record(Set(added.keys)) }
+                cache.committed(added: Array(added.values), removed: overlay.removed)
             }
             stages.withLock { $0 = t }
             return outcomes
         }
     }
 
-    private func insertOne(_ e: NostrEvent, _ overlay: inout Overlay) async throws -> InsertOutcome {
+    private func insertOne(_ e: NostrEvent, _ check: NewEventCheck, _ overlay: inout Overlay) async throws
+        -> InsertOutcome
+    {
         let kindClass = e.kindClass
         if kindClass == .ephemeral { return .rejected(message: "invalid: ephemeral events are not stored") }
-        if try await get(IndexKeys.body(e.id), overlay) != nil {
+        let body = IndexKeys.body(e.id)
+        var known: Bool?
+        if case .absent(let commit) = check, overlay.values[BytesKey(bytes: body)] == nil {
+            // Absent when checked; stored since only if a later commit stored it.
+            known = recent.withLock { $0.storedSince(commit, e.id) }
+        }
+        if known == nil { known = try await get(body, overlay) != nil }
+        if known == true {
             return .rejected(message: "duplicate: already have this event")
         }
         if deletions.withLock({ $0?.mayContain(e.id) ?? true }),
@@ -321,10 +410,22 @@ public final class IndexedEventStore: EventStore {
             }
             return Array(Self.newestFirst(out).prefix(want))
         }
+        if let authors = filter.authors, let kinds = filter.kinds, authors.count * kinds.count <= 1024,
+            kinds.allSatisfy({ NostrEvent.kindClass(of: $0) != .regular })
+        {
+            // Replaceable/addressable kinds only: the current versions are named by their `replaceable:` pointers.
+            var out: [NostrEvent] = []
+            for author in authors {
+                for kind in kinds where NostrEvent.kindClass(of: kind) != .ephemeral {
+                    for e in try await currentVersions(kind: kind, pubkey: author) where filter.matches(e) && alive(e) {
+                        out.append(e)
+                    }
+                }
+            }
+            return Array(Self.newestFirst(out).prefix(want))
+        }
         var prefixes: [String]
-        if let authors = filter.authors, let kinds = filter.kinds, authors.count * kinds.count <= 256 {
-            prefixes = authors.flatMap { a in kinds.map { IndexKeys.pubkindPrefix(a, $0) } }
-        } else if let authors = filter.authors {
+        if let authors = filter.authors {
             prefixes = authors.map(IndexKeys.pubkeyPrefix)
         } else if let (name, values) = filter.tags.min(by: { $0.value.count < $1.value.count }) {
             prefixes = values.map { IndexKeys.tagPrefix(name, $0) }
@@ -342,6 +443,31 @@ public final class IndexedEventStore: EventStore {
             }
         }
         return Array(Self.newestFirst(Array(byID.values)).prefix(want))
+    }
+
+    /// The stored versions of a replaceable (one) or addressable (one per d tag) kind by one author.
+    private func currentVersions(kind: Int, pubkey: String) async throws -> [NostrEvent] {
+        var out: [NostrEvent] = []
+        if NostrEvent.kindClass(of: kind) == .replaceable {
+            let pointer = Array(IndexKeys.replaceable(kind: kind, pubkey: pubkey, d: "").utf8)
+            if let id = try await kv.get(pointer), let e = try await cachedLoad(String(decoding: id, as: UTF8.self)) {
+                out.append(e)
+            }
+            return out
+        }
+        let prefix = Array(IndexKeys.replaceable(kind: kind, pubkey: pubkey, d: "").utf8)
+        var upper = prefix
+        upper[upper.count - 1] = UInt8(ascii: ":") + 1
+        var range = KVRange(gte: prefix, lt: upper, limit: pageSize)
+        while true {
+            let page = try await kv.range(range)
+            for entry in page {
+                if let e = try await cachedLoad(String(decoding: entry.value, as: UTF8.self)) { out.append(e) }
+            }
+            guard page.count == range.limit, let last = page.last else { return out }
+            range.gte = nil
+            range.gt = last.key
+        }
     }
 
     /// Walks one time index newest first, keeping matching events, until `want` are found and the second of
@@ -377,6 +503,10 @@ public final class InMemoryEventStore: EventStore {
     public init() { store = IndexedEventStore(kv: InMemoryOrderedKV()) }
 
     public func insert(_ events: [NostrEvent]) async throws -> [InsertOutcome] { try await store.insert(events) }
+    public func checkNew(_ event: NostrEvent) async throws -> NewEventCheck { try await store.checkNew(event) }
+    public func insert(_ events: [NostrEvent], checks: [NewEventCheck]) async throws -> [InsertOutcome] {
+        try await store.insert(events, checks: checks)
+    }
     public func query(_ filters: [Filter], limit: Int, now: Int64) async throws -> [NostrEvent] {
         try await store.query(filters, limit: limit, now: now)
     }
