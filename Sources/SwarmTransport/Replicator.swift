@@ -85,7 +85,11 @@ public final class Replicator: Sendable {
         let task = Task { [weak self] in
             for await e in events {
                 guard let self else { return }
-                if case .appended = e { self.announce() }
+                switch e {
+                case .appended: self.announce()
+                case .downloaded(let index): self.stored(index)
+                default: break
+                }
             }
         }
         eventsTask.withLockedValue { $0 = task }
@@ -198,6 +202,12 @@ public final class Replicator: Sendable {
         for p in peers { p.sendSync() }
     }
 
+    /// A block was stored locally: peers that want it hear of it (batched, WantBitfield.swift).
+    func stored(_ index: UInt64) {
+        let peers = state.withLockedValue { Array($0.peers.values) }
+        for p in peers { p.noteStored(index) }
+    }
+
     func complete(request id: UInt64, from peer: ReplicationPeer, with result: Result<Proof, Error>) -> Pending? {
         let p: Pending? = state.withLockedValue { s in
             guard let p = s.pending[id], p.peer == ObjectIdentifier(peer) else { return nil }
@@ -241,6 +251,7 @@ public final class Replicator: Sendable {
                 case peer(ReplicationPeer)
                 case wait(UInt64)
                 case announce
+                case want([ReplicationPeer], page: UInt64)
                 case none
             }
             let choice: Choice = state.withLockedValue { s in
@@ -250,6 +261,15 @@ public final class Replicator: Sendable {
                         && (block.map { p.remoteHas($0) } ?? true)
                 }
                 if candidates.isEmpty {
+                    // A sparse peer may hold it: ask peers long enough for their bitfield of its page (bounded).
+                    if let block, ContinuousClock.now < announceDeadline {
+                        let page = block / Bitfield.pageBits
+                        let askable = s.peers.values.filter { p in
+                            p.isOpen && !excluding.contains(ObjectIdentifier(p)) && p.remoteLength > block
+                                && !p.pageAnswered(page)
+                        }
+                        if !askable.isEmpty { return .want(askable, page: page) }
+                    }
                     // A peer that has not announced itself yet may still have it.
                     return s.peers.values.contains { $0.awaitingSync } ? .announce : .none
                 }
@@ -272,6 +292,9 @@ public final class Replicator: Sendable {
                     throw ReplicationError.noPeerHas(index: block ?? minLength)
                 }
                 try await Task.sleep(for: .milliseconds(5))
+            case .want(let peers, let page):
+                for p in peers { p.want(page: page) }  // sent once per page; re-checked until answered or the deadline
+                try await Task.sleep(for: .milliseconds(2))
             case .wait(let seen):
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     let missed = state.withLockedValue { s -> Bool in

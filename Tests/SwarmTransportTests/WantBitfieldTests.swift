@@ -1,0 +1,208 @@
+import CompactEncoding
+import HyperCrypto
+import HyperLog
+import TestSupport
+import Testing
+
+@testable import SwarmTransport
+
+/// Writer W, sparse holder S (fetched `picked` from W), reader R connected only to S.
+private struct Trio {
+    let writer: HyperLog
+    let holder: HyperLog
+    let reader: HyperLog
+    let sRep: Replicator
+    let rRep: Replicator
+    let nodes: [SwarmNode]
+    let picked: Set<UInt64>
+
+    static let blocks = 3_000
+
+    static func make(seed: UInt64) async throws -> Trio {
+        let writer = try makeWriter(blocks)
+        let holder = try makeReplica(of: writer)
+        let reader = try makeReplica(of: writer)
+        let wHub = ReplicationHub()
+        wHub.add(writer)
+        let sHub = ReplicationHub()
+        let sRep = sHub.add(holder)
+        let rHub = ReplicationHub()
+        let rRep = rHub.add(reader, requestTimeout: .seconds(5))
+        let w = replicatingNode(wHub)
+        let s = replicatingNode(sHub)
+        let r = replicatingNode(rHub)
+        let wAddr = try await w.listen()
+        let sAddr = try await s.listen()
+        _ = try await s.connect(to: wAddr)
+        #expect(await eventually { sRep.peerCount == 1 && holder.length == UInt64(blocks) })
+        var rng = SeededGenerator(seed: seed)
+        var picked = Set<UInt64>()
+        // Above block 0, so the holder has no contiguous prefix to announce with `range`.
+        while picked.count < 10 { picked.insert(UInt64.random(in: 1..<UInt64(blocks), using: &rng)) }
+        for i in picked { _ = try await sRep.get(i) }
+        _ = try await r.connect(to: sAddr)
+        #expect(await eventually { rRep.peerCount == 1 && reader.length == UInt64(blocks) })
+        return Trio(
+            writer: writer, holder: holder, reader: reader, sRep: sRep, rRep: rRep, nodes: [r, s, w], picked: picked)
+    }
+
+    /// R's channel to S.
+    var readerPeer: ReplicationPeer { rRep.state.withLockedValue { Array($0.peers.values) }[0] }
+    /// S's channels (to W and to R).
+    var holderPeers: [ReplicationPeer] { sRep.state.withLockedValue { Array($0.peers.values) } }
+
+    /// The words of page 0 holding exactly `held`, built bit by bit.
+    static func expectedWords(_ held: Set<UInt64>) -> [UInt32] {
+        var words = [UInt32](repeating: 0, count: Bitfield.wordsPerPage)
+        for i in held { words[Int(i / 32)] |= 1 << UInt32(i % 32) }
+        return words
+    }
+
+    func shutdown() async {
+        for n in nodes { await n.shutdown() }
+    }
+}
+
+@Suite("want / unwant / bitfield between a reader and a sparse holder", .timeLimit(.minutes(2)))
+struct WantBitfieldTests {
+    @Test("a reader gets blocks a sparse holder has via want -> bitfield -> request, and holds exactly those")
+    func getViaBitfield() async throws {
+        let t = try await Trio.make(seed: 7)
+        #expect(t.holder.bitfield.count(0, t.holder.length) == 10)
+        #expect(t.holder.contiguousLength == 0)
+        // Before any want, R knows nothing of S's sparse holdings.
+        for i in t.picked { #expect(!t.readerPeer.remoteHas(i)) }
+        for i in t.picked.sorted() { #expect(try await t.rRep.get(i) == Array("block-\(i)".utf8)) }
+        #expect(t.readerPeer.wantState.wantsSent == 1)  // one page covers the whole log
+        #expect(t.readerPeer.wantState.answeredPages == [0])
+        #expect(t.rRep.requestsSent >= 10)
+        #expect(t.reader.bitfield.count(0, t.reader.length) == 10)
+        #expect(try t.reader.verify() == 10)
+        let answered = t.holderPeers.map(\.wantState.wantsAnswered).reduce(0, +)
+        #expect(answered == 1)
+        await t.shutdown()
+    }
+
+    @Test("a block the holder lacks fails with noPeerHas after its bitfield answers, without a hang")
+    func missingBlockFails() async throws {
+        let t = try await Trio.make(seed: 8)
+        let missing = (1..<UInt64(Trio.blocks)).first { !t.picked.contains($0) }!
+        let started = ContinuousClock.now
+        await #expect(throws: ReplicationError.noPeerHas(index: missing)) { try await t.rRep.get(missing) }
+        // Answered by the bitfield, not by waiting out the 5 s request timeout.
+        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(t.readerPeer.wantState.answeredPages == [0])
+        #expect(!t.reader.has(missing))
+        // The channel is still usable.
+        let held = t.picked.min()!
+        #expect(try await t.rRep.get(held) == Array("block-\(held)".utf8))
+        await t.shutdown()
+    }
+
+    @Test("the bitfield the holder sends is exactly its holdings, bit for bit and byte for byte")
+    func bitfieldBytes() async throws {
+        let t = try await Trio.make(seed: 9)
+        let expected = Trio.expectedWords(t.picked)
+        #expect(t.holder.bitfield.words(page: 0) == expected)
+        t.readerPeer.want(page: 0)
+        #expect(await eventually { t.readerPeer.pageAnswered(0) })
+        let received = try #require(t.readerPeer.remote.withLockedValue { $0.bitfield[0] })
+        #expect(received == expected)
+        #expect(
+            BitfieldMessage(start: 0, bitfield: received).compactEncoded
+                == BitfieldMessage(start: 0, bitfield: expected).compactEncoded)
+        for i in 0..<UInt64(Trio.blocks) { #expect(t.readerPeer.remoteHas(i) == t.picked.contains(i)) }
+        await t.shutdown()
+    }
+
+    @Test("malformed wants (huge, unaligned, beyond the length, empty) are clamped or rejected, never a crash")
+    func malformedWants() async throws {
+        let t = try await Trio.make(seed: 10)
+        let r = t.readerPeer
+        r.sendWant(RangeRef(start: 0, length: .max))  // huge: clamped to the log, page 0
+        r.sendWant(RangeRef(start: 1_234, length: 3))  // unaligned: page 0 answered
+        r.sendWant(RangeRef(start: 1_000_000, length: 10))  // beyond our length: rejected
+        r.sendWant(RangeRef(start: .max, length: .max))  // beyond, and overflowing: rejected
+        r.sendWant(RangeRef(start: 5, length: 0))  // empty: rejected
+        let holderSide = { t.holderPeers.map(\.wantState) }
+        #expect(
+            await eventually {
+                holderSide().map(\.wantsRejected).reduce(0, +) == 3
+                    && holderSide().map(\.wantsAnswered).reduce(0, +) == 2
+            })
+        #expect(holderSide().map(\.bitfieldsSent).reduce(0, +) == 2)
+        #expect(await eventually { r.pageAnswered(0) })
+        #expect(r.remote.withLockedValue { $0.bitfield.keys.sorted() } == [0])
+        // Nobody was disconnected, and the reader still gets a held block.
+        #expect(t.rRep.peerCount == 1 && t.sRep.peerCount == 2)
+        let held = t.picked.max()!
+        #expect(try await t.rRep.get(held) == Array("block-\(held)".utf8))
+        await t.shutdown()
+    }
+
+    @Test("blocks the holder stores later inside a want are announced to the reader without polling, batched")
+    func liveAnnouncements() async throws {
+        let t = try await Trio.make(seed: 11)
+        let first = t.picked.min()!
+        _ = try await t.rRep.get(first)  // R wants page 0 and keeps wanting it
+        let (sentBefore, wantsBefore) = (t.rRep.requestsSent, t.readerPeer.wantState.wantsSent)
+        let fresh = (UInt64(2_000)..<2_020).filter { !t.picked.contains($0) }
+        for i in fresh { #expect(!t.readerPeer.remoteHas(i)) }
+        try await t.sRep.download(2_000..<2_020)
+        #expect(await eventually { fresh.allSatisfy { t.readerPeer.remoteHas($0) } })
+        // R sent nothing meanwhile: the holder pushed the news.
+        #expect(t.rRep.requestsSent == sentBefore)
+        #expect(t.readerPeer.wantState.wantsSent == wantsBefore)
+        let announcements = t.holderPeers.map(\.wantState.announcementsSent).reduce(0, +)
+        #expect(
+            announcements >= 1 && announcements < fresh.count, "\(announcements) messages for \(fresh.count) blocks")
+        // And R fetches one of them from S with no further want.
+        #expect(try await t.rRep.get(fresh[3]) == Array("block-\(fresh[3])".utf8))
+        #expect(t.readerPeer.wantState.wantsSent == wantsBefore)
+        await t.shutdown()
+    }
+
+    @Test("unwant withdraws a want: later blocks are no longer announced")
+    func unwantStopsAnnouncements() async throws {
+        let t = try await Trio.make(seed: 12)
+        t.readerPeer.want(page: 0)
+        #expect(await eventually { t.readerPeer.pageAnswered(0) })
+        t.readerPeer.send(.unwant, RangeRef(start: 0, length: Bitfield.pageBits))
+        #expect(await eventually { t.holderPeers.allSatisfy { $0.remote.withLockedValue { $0.wants.isEmpty } } })
+        try await t.sRep.download(2_500..<2_510)
+        try await Task.sleep(for: .milliseconds(100))  // longer than the announce delay, bounded
+        #expect(t.holderPeers.map(\.wantState.announcementsSent).reduce(0, +) == 0)
+        await t.shutdown()
+    }
+
+    @Test("want clamping: zero, beyond length, overflow, and the page cap")
+    func clamping() {
+        let page = Bitfield.pageBits
+        #expect(ReplicationPeer.clampWant(RangeRef(start: 0, length: 0), length: 10) == .failure(.empty))
+        #expect(
+            ReplicationPeer.clampWant(RangeRef(start: 10, length: 1), length: 10)
+                == .failure(.beyondLength(start: 10, length: 10)))
+        #expect(ReplicationPeer.clampWant(RangeRef(start: 3, length: 4), length: 10) == .success(3..<7))
+        let cap = ReplicationPeer.maxPagesPerWant * page
+        #expect(ReplicationPeer.clampWant(RangeRef(start: 0, length: .max), length: 10) == .success(0..<cap))
+        #expect(
+            ReplicationPeer.clampWant(RangeRef(start: page + 5, length: .max), length: 100 * page)
+                == .success((page + 5)..<(page + cap)))
+        let nearEnd = UInt64.max - 3
+        guard case .success(let r) = ReplicationPeer.clampWant(RangeRef(start: nearEnd, length: 10), length: .max)
+        else {
+            Issue.record("a want near UInt64.max must be clamped, not rejected")
+            return
+        }
+        #expect(r.lowerBound == nearEnd && r.upperBound <= .max)
+    }
+
+    @Test("new blocks group into runs split at page boundaries")
+    func runs() {
+        let page = Bitfield.pageBits
+        let grouped = ReplicationPeer.runsByPage([5, 3, 4, 9, page - 1, page, page + 1, 4])
+        #expect(grouped.map(\.page) == [0, 1])
+        #expect(grouped[0].runs == [3..<6, 9..<10, (page - 1)..<page])
+        #expect(grouped[1].runs == [page..<(page + 2)])
+    }
+}
