@@ -175,6 +175,48 @@ struct WantBitfieldTests {
         await t.shutdown()
     }
 
+    @Test("a reader wanting more than its page budget withdraws the least recently wanted page with unwant")
+    func evictionSendsUnwant() async throws {
+        let t = try await Trio.make(seed: 13)
+        let r = t.readerPeer
+        r.want(page: 0)
+        #expect(await eventually { r.pageAnswered(0) })
+        let holderWants = { t.holderPeers.flatMap { $0.remote.withLockedValue { $0.wants } } }
+        #expect(holderWants() == [0..<Bitfield.pageBits])
+        // Pages beyond the holder's length: each is rejected there, but counts against our budget.
+        for page in 1...UInt64(ReplicationPeer.maxWantedPages) { r.want(page: page) }
+        #expect(r.wantState.wantsSent == ReplicationPeer.maxWantedPages + 1)
+        #expect(r.wantState.unwantsSent == 1)
+        #expect(r.wantState.wantedPages.count == ReplicationPeer.maxWantedPages)
+        #expect(!r.wantState.wantedPages.contains(0) && !r.pageAnswered(0))
+        #expect(await eventually { holderWants().isEmpty })
+        #expect(
+            await eventually {
+                t.holderPeers.map(\.wantState.wantsRejected).reduce(0, +) == ReplicationPeer.maxWantedPages
+            })
+        #expect(t.rRep.peerCount == 1)
+        await t.shutdown()
+    }
+
+    @Test("a bitfield spanning two pages is split; an unaligned one disconnects its sender")
+    func receivedBitfields() async throws {
+        let t = try await Trio.make(seed: 14)
+        let r = t.readerPeer
+        var words = [UInt32](repeating: 0, count: 2 * Bitfield.wordsPerPage)
+        words[1] = 0b100  // block 34
+        words[Bitfield.wordsPerPage] = 1  // block 32,768
+        r.send(.bitfield, BitfieldMessage(start: 0, bitfield: words))
+        let fromReader = { t.holderPeers.first { $0.remote.withLockedValue { $0.bitfield[1] != nil } } }
+        #expect(await eventually { fromReader() != nil })
+        let seen = try #require(fromReader())
+        #expect(seen.remote.withLockedValue { $0.bitfield.keys.sorted() } == [0, 1])
+        #expect(seen.pageAnswered(0) && seen.pageAnswered(1))
+        #expect(seen.remote.withLockedValue { $0.bitfield[1]?.count } == Bitfield.wordsPerPage)
+        r.send(.bitfield, BitfieldMessage(start: 5, bitfield: [1]))
+        #expect(await eventually { t.rRep.peerCount == 0 && t.sRep.peerCount == 1 })
+        await t.shutdown()
+    }
+
     @Test("want clamping: zero, beyond length, overflow, and the page cap")
     func clamping() {
         let page = Bitfield.pageBits
