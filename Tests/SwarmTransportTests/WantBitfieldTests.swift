@@ -175,6 +175,38 @@ struct WantBitfieldTests {
         await t.shutdown()
     }
 
+    @Test("download of a run the sparse holder has: many concurrent fetches share one want")
+    func downloadThroughSparseHolder() async throws {
+        let t = try await Trio.make(seed: 15)
+        try await t.sRep.download(100..<150)
+        try await t.rRep.download(100..<150)
+        #expect(t.readerPeer.wantState.wantsSent == 1)
+        #expect(t.reader.bitfield.count(0, t.reader.length) == 50)
+        #expect(try t.reader.verify() == 50)
+        await t.shutdown()
+    }
+
+    @Test("a peer whose range already covers the block is asked directly: no want, one request")
+    func noWantForContiguousHolder() async throws {
+        let writer = try makeWriter(500)
+        let reader = try makeReplica(of: writer)
+        let wHub = ReplicationHub()
+        wHub.add(writer)
+        let rHub = ReplicationHub()
+        let rep = rHub.add(reader)
+        let w = replicatingNode(wHub)
+        let r = replicatingNode(rHub)
+        _ = try await r.connect(to: try await w.listen())
+        #expect(await eventually { rep.peerCount == 1 && reader.length == 500 })
+        let sentBefore = rep.requestsSent
+        #expect(try await rep.get(321) == Array("block-321".utf8))
+        #expect(rep.requestsSent == sentBefore + 1)
+        let peer = rep.state.withLockedValue { Array($0.peers.values) }[0]
+        #expect(peer.wantState.wantsSent == 0)
+        await r.shutdown()
+        await w.shutdown()
+    }
+
     @Test("a reader wanting more than its page budget withdraws the least recently wanted page with unwant")
     func evictionSendsUnwant() async throws {
         let t = try await Trio.make(seed: 13)
