@@ -144,11 +144,19 @@ extension ReplicationPeer {
             return r.wire.unannounced
         }
         guard !indices.isEmpty, let ch = channel else { return }
-        let runsByPage = Self.runsByPage(indices)
-        let bitfield = log.bitfield
+        let messages = Self.announcements(of: indices, holding: log.bitfield)
+        remote.withLockedValue { $0.wire.announcementsSent += messages.count }
+        ch.mux?.cork()
+        for (type, bytes) in messages { ch.send(type: type.rawValue, bytes) }
+        ch.mux?.uncork()
+    }
+
+    /// The messages announcing newly stored `indices`: a `range` per run, or a page's words from `bitfield` when the
+    /// page has more than `maxRunsPerPage` runs.
+    static func announcements(of indices: [UInt64], holding bitfield: Bitfield) -> [(Wire.MessageType, [UInt8])] {
         var messages: [(Wire.MessageType, [UInt8])] = []
-        for (page, runs) in runsByPage {
-            if runs.count > Self.maxRunsPerPage {
+        for (page, runs) in runsByPage(indices) {
+            if runs.count > maxRunsPerPage {
                 let m = BitfieldMessage(start: page * Bitfield.pageBits, bitfield: bitfield.words(page: page))
                 messages.append((.bitfield, m.compactEncoded))
             } else {
@@ -158,10 +166,7 @@ extension ReplicationPeer {
                 }
             }
         }
-        remote.withLockedValue { $0.wire.announcementsSent += messages.count }
-        ch.mux?.cork()
-        for (type, bytes) in messages { ch.send(type: type.rawValue, bytes) }
-        ch.mux?.uncork()
+        return messages
     }
 
     /// Sorted runs of consecutive indices, split at page boundaries, grouped by page (pages ascending).

@@ -271,6 +271,22 @@ struct WantBitfieldTests {
         #expect(r.lowerBound == nearEnd && r.upperBound <= .max)
     }
 
+    @Test("announcements: a range per run, or the page's bitfield when a page has many runs")
+    func announcementMessages() throws {
+        let page = Bitfield.pageBits
+        var held = Bitfield()
+        let scattered = (0..<40).map { page + 100 + 2 * UInt64($0) }  // 40 runs in page 1
+        for i in scattered + [7, 8, 9] { held.set(i, true) }
+        let messages = ReplicationPeer.announcements(of: [9, 7, 8] + scattered, holding: held)
+        #expect(messages.map(\.0) == [.range, .bitfield])
+        #expect(try RangeMessage(compactEncoded: messages[0].1) == RangeMessage(start: 7, length: 3))
+        let bitfield = try BitfieldMessage(compactEncoded: messages[1].1)
+        #expect(bitfield.start == page && bitfield.bitfield == held.words(page: 1))
+        let single = ReplicationPeer.announcements(of: [42], holding: held)
+        #expect(single.count == 1)
+        #expect(try RangeMessage(compactEncoded: single[0].1) == RangeMessage(start: 42, length: 1))
+    }
+
     @Test("new blocks group into runs split at page boundaries")
     func runs() {
         let page = Bitfield.pageBits
