@@ -186,6 +186,40 @@ struct WantBitfieldTests {
         await t.shutdown()
     }
 
+    @Test("two sparse holders: the reader wants the page from both and requests each block from the one that has it")
+    func twoSparseHolders() async throws {
+        let writer = try makeWriter(1_000)
+        let wHub = ReplicationHub()
+        wHub.add(writer)
+        let w = replicatingNode(wHub)
+        let wAddr = try await w.listen()
+        var nodes = [w]
+        var holders: [(Replicator, SwarmNode)] = []
+        for held in [[100, 101, 102], [500, 900]] as [[UInt64]] {
+            let hub = ReplicationHub()
+            let rep = hub.add(try makeReplica(of: writer))
+            let node = replicatingNode(hub)
+            _ = try await node.connect(to: wAddr)
+            #expect(await eventually { rep.peerCount == 1 && rep.log.length == 1_000 })
+            for i in held { _ = try await rep.get(i) }
+            holders.append((rep, node))
+            nodes.append(node)
+        }
+        let reader = try makeReplica(of: writer)
+        let rHub = ReplicationHub()
+        let rRep = rHub.add(reader, requestTimeout: .seconds(5))
+        let r = replicatingNode(rHub)
+        nodes.append(r)
+        for (_, node) in holders { _ = try await r.connect(to: try await node.listen()) }
+        #expect(await eventually { rRep.peerCount == 2 && reader.length == 1_000 })
+        for i: UInt64 in [900, 101, 500, 100] { #expect(try await rRep.get(i) == Array("block-\(i)".utf8)) }
+        let peers = rRep.state.withLockedValue { Array($0.peers.values) }
+        #expect(peers.map(\.wantState.wantsSent) == [1, 1])  // page 0, once per peer
+        await #expect(throws: ReplicationError.noPeerHas(index: 300)) { try await rRep.get(300) }
+        #expect(reader.bitfield.count(0, 1_000) == 4)
+        for n in nodes.reversed() { await n.shutdown() }
+    }
+
     @Test("a peer whose range already covers the block is asked directly: no want, one request")
     func noWantForContiguousHolder() async throws {
         let writer = try makeWriter(500)
