@@ -80,19 +80,28 @@ extension ReplicationPeer {
         let wanted: Range<UInt64>
         switch Self.clampWant(m, length: length) {
         case .failure(let why):
-            remote.withLockedValue { $0.wire.wantsRejected += 1 }
-            logger.notice(
-                "ignoring want", metadata: ["reason": "\(why)", "peer": "\(connection)", "log": "\(logTag)"])
+            let rejected = remote.withLockedValue { r -> Int in
+                r.wire.wantsRejected += 1
+                return r.wire.wantsRejected
+            }
+            // The first few at notice; a peer flooding bad wants does not flood the log.
+            logger.log(
+                level: rejected <= 10 ? .notice : .debug, "ignoring want",
+                metadata: ["reason": "\(why)", "peer": "\(connection)", "log": "\(logTag)"])
             return
         case .success(let r): wanted = r
         }
-        remote.withLockedValue { r in
+        let known = remote.withLockedValue { r -> Bool in
             r.wire.wantsAnswered += 1
-            if !r.wants.contains(where: { $0.lowerBound <= wanted.lowerBound && wanted.upperBound <= $0.upperBound }) {
-                r.wants.append(wanted)
-                if r.wants.count > Self.maxRemoteWants { r.wants.removeFirst(r.wants.count - Self.maxRemoteWants) }
+            if r.wants.contains(where: { $0.lowerBound <= wanted.lowerBound && wanted.upperBound <= $0.upperBound }) {
+                return true
             }
+            r.wants.append(wanted)
+            if r.wants.count > Self.maxRemoteWants { r.wants.removeFirst(r.wants.count - Self.maxRemoteWants) }
+            return false
         }
+        // Inside a want we already answered: the remote has those pages and hears of changes as they happen.
+        if known { return }
         let contiguous = log.isWritable ? length : min(log.contiguousLength, length)
         let answeredEnd = min(wanted.upperBound, length)
         if answeredEnd <= contiguous || contiguous == length {
