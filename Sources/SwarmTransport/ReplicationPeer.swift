@@ -23,12 +23,15 @@ final class ReplicationPeer: @unchecked Sendable {
         /// `contiguous` when it is a writer.
         var ranges: [Range<UInt64>] = []
         var bitfield: [UInt64: [UInt32]] = [:]
+        /// Ranges the remote asked us to announce (`want`), clamped; newly stored blocks inside them are announced.
         var wants: [Range<UInt64>] = []
+        /// Want / bitfield bookkeeping of both sides (WantBitfield.swift).
+        var wire = WantState()
     }
 
-    private let remote = NIOLockedValueBox(Remote())
-    private var log: HyperLog { replicator.log }
-    private var logger: Logger { replicator.logger }
+    let remote = NIOLockedValueBox(Remote())
+    var log: HyperLog { replicator.log }
+    var logger: Logger { replicator.logger }
 
     init(replicator: Replicator, connection: SwarmConnection) {
         self.replicator = replicator
@@ -95,18 +98,9 @@ final class ReplicationPeer: @unchecked Sendable {
             case .cancel: break  // requests are answered synchronously, nothing to cancel
             case .data: try onData(payload, offset: 0)
             case .noData: try onNoData(RequestRef(compactEncoded: payload))
-            case .want:
-                let m = try RangeRef(compactEncoded: payload)
-                remote.withLockedValue { $0.wants.append(m.start..<(m.start &+ m.length)) }
-            case .unwant:
-                let m = try RangeRef(compactEncoded: payload)
-                remote.withLockedValue { $0.wants.removeAll { $0 == m.start..<(m.start &+ m.length) } }
-            case .bitfield:
-                let m = try BitfieldMessage(compactEncoded: payload)
-                guard m.start % 32768 == 0, m.bitfield.count <= 1024 else {
-                    throw ProtocolViolation("bad bitfield page")
-                }
-                remote.withLockedValue { $0.bitfield[m.start / 32768] = m.bitfield }
+            case .want: onWant(try RangeRef(compactEncoded: payload))
+            case .unwant: onUnwant(try RangeRef(compactEncoded: payload))
+            case .bitfield: try onBitfield(BitfieldMessage(compactEncoded: payload))
             case .range:
                 let m = try RangeMessage(compactEncoded: payload)
                 guard m.start <= UInt64.max - m.length else { throw ProtocolViolation("range overflows") }
@@ -285,12 +279,12 @@ final class ReplicationPeer: @unchecked Sendable {
 
     // MARK: sending (hops to the event loop)
 
-    private func send<M: CompactEncodable & Sendable>(_ type: Wire.MessageType, _ m: M) {
+    func send<M: CompactEncodable & Sendable>(_ type: Wire.MessageType, _ m: M) {
         let bytes = m.compactEncoded
         onLoop { $0.send(type: type.rawValue, bytes) }
     }
 
-    private func onLoop(_ body: @escaping @Sendable (MuxChannel) -> Void) {
+    func onLoop(_ body: @escaping @Sendable (MuxChannel) -> Void) {
         let loop = connection.eventLoop
         if loop.inEventLoop {
             if let ch = channel { body(ch) }
@@ -325,7 +319,7 @@ final class ReplicationPeer: @unchecked Sendable {
     }
 
     /// A protocol violation: log it and drop the whole connection (a lying peer is not trusted on any channel).
-    private func fail(_ reason: String) {
+    func fail(_ reason: String) {
         logger.notice(
             "disconnecting replication peer",
             metadata: ["reason": "\(reason)", "peer": "\(connection)", "log": "\(log.discoveryKey.hex.prefix(16))"])

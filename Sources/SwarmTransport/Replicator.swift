@@ -62,6 +62,8 @@ public final class Replicator: Sendable {
         var requestsSent: UInt64 = 0
         var inflight: [ObjectIdentifier: Int] = [:]
         var slotWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Requests waiting for bitfields after sending `want`; woken by any peer change (never by a freed slot).
+        var wantWaiters: [CheckedContinuation<Void, Never>] = []
         /// Bumped whenever a slot frees or the peer set changes, so a waiter never misses a wake-up.
         var generation: UInt64 = 0
         var upgrading: Task<Void, Error>?
@@ -85,7 +87,11 @@ public final class Replicator: Sendable {
         let task = Task { [weak self] in
             for await e in events {
                 guard let self else { return }
-                if case .appended = e { self.announce() }
+                switch e {
+                case .appended: self.announce()
+                case .downloaded(let index): self.stored(index)
+                default: break
+                }
             }
         }
         eventsTask.withLockedValue { $0 = task }
@@ -139,10 +145,11 @@ public final class Replicator: Sendable {
     public func stop() {
         let (peers, pending, waiters) = state.withLockedValue { s in
             s.stopped = true
-            let r = (Array(s.peers.values), Array(s.pending.values), s.slotWaiters)
+            let r = (Array(s.peers.values), Array(s.pending.values), s.slotWaiters + s.wantWaiters)
             s.peers = [:]
             s.pending = [:]
             s.slotWaiters = []
+            s.wantWaiters = []
             return r
         }
         eventsTask.withLockedValue { $0?.cancel() }
@@ -164,8 +171,9 @@ public final class Replicator: Sendable {
             s.generation &+= 1
             let f = s.pending.filter { $0.value.peer == id }
             for k in f.keys { s.pending[k] = nil }
-            let w = s.slotWaiters
+            let w = s.slotWaiters + s.wantWaiters
             s.slotWaiters = []
+            s.wantWaiters = []
             return (Array(f.values), w)
         }
         for p in failed {
@@ -179,8 +187,9 @@ public final class Replicator: Sendable {
     func peersChanged() {
         let waiters: [CheckedContinuation<Void, Never>] = state.withLockedValue { s in
             s.generation &+= 1
-            let w = s.slotWaiters
+            let w = s.slotWaiters + s.wantWaiters
             s.slotWaiters = []
+            s.wantWaiters = []
             return w
         }
         for w in waiters { w.resume() }
@@ -196,6 +205,12 @@ public final class Replicator: Sendable {
     func announce() {
         let peers = state.withLockedValue { Array($0.peers.values) }
         for p in peers { p.sendSync() }
+    }
+
+    /// A block was stored locally: peers that want it hear of it (batched, WantBitfield.swift).
+    func stored(_ index: UInt64) {
+        let peers = state.withLockedValue { Array($0.peers.values) }
+        for p in peers { p.noteStored(index) }
     }
 
     func complete(request id: UInt64, from peer: ReplicationPeer, with result: Result<Proof, Error>) -> Pending? {
@@ -241,6 +256,7 @@ public final class Replicator: Sendable {
                 case peer(ReplicationPeer)
                 case wait(UInt64)
                 case announce
+                case want([ReplicationPeer], page: UInt64, seen: UInt64)
                 case none
             }
             let choice: Choice = state.withLockedValue { s in
@@ -250,6 +266,15 @@ public final class Replicator: Sendable {
                         && (block.map { p.remoteHas($0) } ?? true)
                 }
                 if candidates.isEmpty {
+                    // A sparse peer may hold it: ask peers long enough for their bitfield of its page (bounded).
+                    if let block, ContinuousClock.now < announceDeadline {
+                        let page = block / Bitfield.pageBits
+                        let askable = s.peers.values.filter { p in
+                            p.isOpen && !excluding.contains(ObjectIdentifier(p)) && p.remoteLength > block
+                                && !p.pageAnswered(page)
+                        }
+                        if !askable.isEmpty { return .want(askable, page: page, seen: s.generation) }
+                    }
                     // A peer that has not announced itself yet may still have it.
                     return s.peers.values.contains { $0.awaitingSync } ? .announce : .none
                 }
@@ -272,6 +297,22 @@ public final class Replicator: Sendable {
                     throw ReplicationError.noPeerHas(index: block ?? minLength)
                 }
                 try await Task.sleep(for: .milliseconds(5))
+            case .want(let peers, let page, let seen):
+                for p in peers { p.want(page: page) }  // sent once per page
+                // Woken by a bitfield, range, sync or closed peer (`peersChanged` / `peerClosed`), or at the deadline.
+                let deadline = Task { [weak self] in
+                    try? await Task.sleep(until: announceDeadline, clock: .continuous)
+                    self?.peersChanged()
+                }
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let missed = state.withLockedValue { s -> Bool in
+                        if s.generation != seen || s.stopped { return true }
+                        s.wantWaiters.append(c)
+                        return false
+                    }
+                    if missed { c.resume() }
+                }
+                deadline.cancel()
             case .wait(let seen):
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     let missed = state.withLockedValue { s -> Bool in
