@@ -38,6 +38,8 @@ let package = Package(
     targets: [
         // System libraries (Debian: libsodium-dev, liblmdb-dev, libsecp256k1-dev).
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        // The gateway's allocator (see Docs/operations.md "Memory allocator"): linked into the executable only.
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CSecp256k1", pkgConfig: "libsecp256k1", providers: [.apt(["libsecp256k1-dev"])]),
 
@@ -116,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayApp",
             dependencies: [
-                "HyperLog", "HyperCrypto", "NostrRelay", "NostrRelayServer",
+                "HyperLog", "HyperCrypto", "NostrRelay", "NostrRelayServer", "CJemalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,7 +2,7 @@
 # Installs the Debian packages Hypertuna needs, only when something is missing. Safe to run repeatedly.
 set -euo pipefail
 need=()
-for pkg in libsodium-dev liblmdb-dev libsecp256k1-dev pkg-config; do
+for pkg in libsodium-dev liblmdb-dev libsecp256k1-dev libjemalloc-dev pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${HYPERTUNA_PYTHON:-0}" = 1 ]; then

@@ -45,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "store": "\(config.store.rawValue)",
             ])
         logger.info("write policy: \(policy.summary)")
+        logger.info("memory allocator: \(Allocator.summary)")
         if config.writePolicy == .open && config.writePolicyIsDefault {
             logger.notice(
                 "no GATEWAY_RELAY_ADMIN_PUBLIC_KEY configured: anyone can publish. Set it (and GATEWAY_RELAY_WRITE_POLICY=admins) for admin-only writes."
