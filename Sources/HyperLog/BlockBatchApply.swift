@@ -56,9 +56,8 @@ extension HyperLog {
                         guard block.index < header.length else {
                             throw HyperLogError.outOfRange(index: block.index, length: header.length)
                         }
-                        let leaf = TreeNode(
-                            index: 2 * block.index, size: UInt64(block.value.count), hash: leafHashes[k])
-                        let (top, path) = try Self.climb(from: leaf, with: block.nodes)
+                        var path: [TreeNode] = []
+                        let top = try ProofVerifier.verifyBlock(proof, leafHash: leafHashes[k], nodes: &path)!
                         let trusted = try verified[top.index] ?? storage.read { try Self.readNode($0, top.index) }
                         guard let trusted, trusted.hash == top.hash, trusted.size == top.size else {
                             throw HyperLogError.invalidProof("block does not hash to a trusted node (at \(top.index))")
@@ -91,29 +90,5 @@ extension HyperLog {
         }
         for e in events { emit(e) }
         return results
-    }
-
-    /// Climbs from `leaf` with the proof's sibling nodes (lowest first, as `ProofVerifier.verifyBlock` reads them);
-    /// returns the top node reached and every node on the way (siblings and computed parents, the leaf first).
-    private static func climb(from leaf: TreeNode, with siblings: [TreeNode]) throws -> (TreeNode, [TreeNode]) {
-        var ite = FlatTree.Iterator(leaf.index)
-        var root = leaf
-        var path = [leaf]
-        path.reserveCapacity(1 + 2 * siblings.count)
-        for sib in siblings {
-            guard ite.factor < (1 << 62) else { throw HyperLogError.invalidProof("block path too long") }
-            let expected = ite.sibling()
-            guard sib.index == expected else {
-                throw HyperLogError.invalidProof("expected node \(expected), got \(sib.index)")
-            }
-            guard sib.hash.count == 32 else {
-                throw HyperLogError.invalidProof("node \(expected) hash is not 32 bytes")
-            }
-            let (l, r) = sib.index < root.index ? (sib, root) : (root, sib)
-            root = TreeNode(index: ite.parent(), size: l.size + r.size, hash: HypercoreCrypto.parentHash(l, r))
-            path.append(sib)
-            path.append(root)
-        }
-        return (root, path)
     }
 }

@@ -207,8 +207,15 @@ public struct Proof: Sendable, Hashable {
 
     /// Decodes `wire.data` bytes; truncated or trailing bytes throw `HyperLogError.malformed`.
     public static func decodeDataMessage(_ bytes: [UInt8]) throws -> (request: UInt64, proof: Proof) {
+        try decodeDataMessage(bytes, from: 0)
+    }
+
+    /// `decodeDataMessage(_:)` for a message that starts at `bytes[offset]` (a transport frame with its header in
+    /// front), so the message is not copied out of the frame first. Only the block value is copied.
+    public static func decodeDataMessage(_ bytes: [UInt8], from offset: Int) throws -> (request: UInt64, proof: Proof) {
+        guard offset >= 0, offset <= bytes.count else { throw HyperLogError.malformed("data: offset out of range") }
         do {
-            var r = CompactReader(bytes)
+            var r = CompactReader(bytes, start: offset)
             let flags = try r.uint()
             let request = try r.uint()
             var p = Proof(fork: try r.uint())

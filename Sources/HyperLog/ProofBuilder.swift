@@ -137,15 +137,18 @@ struct TreeBatch {
 
 enum ProofVerifier {
     /// Hashes the block (or the hash proof's node) up its sibling path; returns the top node (nil when the proof has
-    /// neither) and every node seen.
-    static func verifyBlock(_ proof: Proof, nodes: inout [TreeNode]) throws -> TreeNode? {
+    /// neither) and every node seen. `leafHash`, when given, is the block's leaf hash computed beforehand (batches
+    /// hash their leaves together with the multi-lane kernel).
+    static func verifyBlock(_ proof: Proof, leafHash: [UInt8]? = nil, nodes: inout [TreeNode]) throws -> TreeNode? {
         var ite: FlatTree.Iterator
         var root: TreeNode
         var q: NodeQueue
         if let block = proof.block {
             guard proof.hash == nil else { throw HyperLogError.invalidProof("both a block and a hash") }
             ite = FlatTree.Iterator(2 * block.index)
-            root = TreeNode.leaf(block: block.index, data: block.value)
+            root =
+                leafHash.map { TreeNode(index: 2 * block.index, size: UInt64(block.value.count), hash: $0) }
+                ?? TreeNode.leaf(block: block.index, data: block.value)
             q = NodeQueue(block.nodes)
         } else if let hash = proof.hash {
             guard hash.index < (1 << 62) else { throw HyperLogError.invalidProof("hash index too large") }

@@ -11,7 +11,7 @@ public final class IndexedEventStore: EventStore {
 
     private let cache: EventCache
     /// Ids that may have a deletion marker; nil until loaded by the first write. Only used inside `writeGate`.
-    private let deletions = Locked<DeletionFilter?>(nil)
+    private let deletions = Locked<EventIDFilter?>(nil)
     private let stages = Locked<InsertStages?>(nil)
     /// Ids stored by the latest commits, for completing `checkNew` results without a second read.
     private let recent = Locked(RecentCommits())
@@ -22,7 +22,7 @@ public final class IndexedEventStore: EventStore {
     private let storedIDs = Locked(StoredIDs())
 
     struct StoredIDs {
-        var filter = DeletionFilter(bitCount: 1 << 24)
+        var filter = EventIDFilter(bitCount: 1 << 24)
         var loading = false
         var loaded = false
         /// Bumped when the filter is dropped, so that a scan started before does not fill the new one.
@@ -239,7 +239,7 @@ public final class IndexedEventStore: EventStore {
     /// Builds the deletion filter from the stored `deleted:` markers (once, inside the write gate).
     private func loadDeletionFilter() async throws {
         if deletions.withLock({ $0 != nil }) { return }
-        var filter = DeletionFilter()
+        var filter = EventIDFilter()
         let prefix = Array("deleted:".utf8)
         var range = KVRange(gte: prefix, lt: Array("deleted;".utf8), limit: 4096)
         while true {

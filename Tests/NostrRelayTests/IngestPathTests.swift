@@ -119,8 +119,8 @@ struct IngestPathTests {
         #expect(recent.storedSince(2, "a") == false)
         #expect(recent.storedSince(1, "zzz") == nil)
         #expect(recent.storedSince(0, "a") == nil)
-        #expect(DeletionFilter(bitCount: 1000).bitCount == 4096)
-        #expect(DeletionFilter(bitCount: 1 << 30).bitCount == 1 << 24)
+        #expect(EventIDFilter(bitCount: 1000).bitCount == 4096)
+        #expect(EventIDFilter(bitCount: 1 << 30).bitCount == 1 << 24)
     }
 
     @Test("a stale check cannot resurrect an event deleted meanwhile", arguments: Backend.allCases)

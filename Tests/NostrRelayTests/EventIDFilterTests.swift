@@ -5,10 +5,10 @@ import Testing
 @testable import NostrRelay
 
 @Suite("Deletion filter: inserts skip the deletion-marker lookup only when no marker can exist")
-struct DeletionFilterTests {
+struct EventIDFilterTests {
     @Test("an inserted id always answers maybe; most other ids answer no; non-hex ids always answer maybe")
     func filterAnswers() throws {
-        var filter = DeletionFilter()
+        var filter = EventIDFilter()
         let inserted = (0..<2_000).map { SHA256.hash(Array("in \($0)".utf8)).hex }
         for id in inserted { filter.insert(id) }
         #expect(filter.count == 2_000)

@@ -1,13 +1,14 @@
-/// Which event ids may carry a NIP-09 deletion marker (`deleted:<id>:<pubkey>`): a Bloom filter whose three bit
-/// positions are taken straight from the id (a SHA-256 hash, so its bits are already uniform). A clear bit proves
-/// there is no marker, which lets an insert skip a random-key tree lookup; a set bit only means "look it up".
-struct DeletionFilter: Sendable {
-    /// Default size, 2^22 bits (512 KiB): under 1% false positives up to ~400,000 markers.
+/// A set of event ids as a Bloom filter whose three bit positions are taken straight from the id (a SHA-256 hash, so
+/// its bits are already uniform). A clear bit proves the id was never added, which lets an insert skip a random-key
+/// tree lookup; a set bit only means "look it up". The store keeps two: ids that may carry a NIP-09 deletion marker
+/// (`deleted:<id>:<pubkey>`) and ids that may be stored.
+struct EventIDFilter: Sendable {
+    /// Default size, 2^22 bits (512 KiB): under 1% false positives up to ~400,000 ids.
     static let defaultBitCount = 1 << 22
     /// Bits in the filter (a power of two, at most 2^24: each position is 24 bits of the id).
     let bitCount: Int
     private var words: [UInt64]
-    /// Markers added (for tests and diagnostics).
+    /// Ids added (for tests and diagnostics).
     private(set) var count = 0
 
     /// An empty filter of `bitCount` bits (rounded to a power of two between 2^12 and 2^24).
@@ -45,7 +46,7 @@ struct DeletionFilter: Sendable {
     private func test(_ bit: Int) -> Bool { words[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }
     private mutating func set(_ bit: Int) { words[bit >> 6] |= 1 << UInt64(bit & 63) }
 
-    /// Records that `id` may have a marker.
+    /// Adds `id`.
     mutating func insert(_ id: String) {
         guard let (a, b, c) = positions(id) else { return }
         set(a)
@@ -54,7 +55,7 @@ struct DeletionFilter: Sendable {
         count += 1
     }
 
-    /// False only if `id` certainly has no marker (ids that are not hex always answer true).
+    /// False only if `id` was certainly never added (ids that are not hex always answer true).
     func mayContain(_ id: String) -> Bool {
         guard let (a, b, c) = positions(id) else { return true }
         return test(a) && test(b) && test(c)
