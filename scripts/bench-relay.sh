@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Relay load benchmark (release): ingest rate and REQ latency of hypertuna-gateway vs the nostr-sdk built-in relay,
+# Relay load benchmark (release): ingest rate, REQ latency, bulk import and peak RSS of hypertuna-gateway vs strfry
+# (../shared/strfry, when present) and the nostr-sdk built-in relay,
 # with the single-core libsecp256k1 verify rate, all in one run. Extra arguments go to RelayBench
 # (e.g. --events 20000 --queries 100). Needs nostr-sdk 0.45.1 in .venv (scripts/client-tests.sh creates it).
 set -euo pipefail

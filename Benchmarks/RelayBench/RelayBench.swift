@@ -2,16 +2,25 @@ import ArgumentParser
 import Foundation
 import Logging
 
-/// Load generator for Nostr relays: ingest rate (EVENT->OK) and REQ->EOSE latency, against the gateway and the
-/// nostr-sdk built-in relay as baseline, with the single-core libsecp256k1 verify rate as the physical limit.
+/// Load generator for Nostr relays: ingest rate (EVENT->OK), REQ->EOSE latency, bulk import and peak memory of the
+/// gateway against baseline relays measured in the same run (strfry, nostr-sdk's LocalRelay), with the single-core
+/// libsecp256k1 verify rate as the physical limit.
 @main
 struct RelayBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "RelayBench", abstract: "Nostr relay load generator (run in release: scripts/bench-relay.sh).")
 
     @Option(help: "hypertuna-gateway executable (release build).") var gateway: String
-    @Option(help: "Python with nostr-sdk 0.45.1 for the baseline relay (empty: skip the baseline).") var python = ""
-    @Option(help: "Baseline relay script.") var baselineScript = "Benchmarks/RelayBench/baseline_relay.py"
+    @Option(help: "Python with nostr-sdk 0.45.1 for the nostr-sdk baseline relay.") var python = ""
+    @Option(help: "nostr-sdk baseline relay script.") var baselineScript = "Benchmarks/RelayBench/baseline_relay.py"
+    @Option(
+        help:
+            "Baseline relays, comma-separated: strfry, nostr-sdk, or none (default: strfry when its folder exists, then nostr-sdk when --python is given)."
+    )
+    var baseline = ""
+    @Option(help: "Folder with the strfry binary and strfry-bench.conf (default: ../shared/strfry).") var strfryDir = ""
+    @Flag(help: "Skip the bulk-import comparison (gateway `import` vs `strfry import` on the same JSONL file).")
+    var skipImport = false
     @Option(help: "Events to ingest (they are the stored set the queries run on).") var events = 100_000
     @Option(help: "Concurrent ingest connections.") var connections = 4
     @Option(help: "EVENTs in flight per connection.") var window = 256
@@ -35,6 +44,14 @@ struct RelayBench: AsyncParsableCommand {
         let accepted: Int
         let refused: Int
         let latencies: [(String, Percentiles, Double)]
+        /// Peak resident set of the relay process over its whole run (VmHWM), MiB.
+        var peakRSSMiB: Double?
+    }
+
+    struct ImportResult {
+        let name: String
+        let eventsPerSecond: Double
+        let peakRSSMiB: Double
     }
 
     func run() async throws {
@@ -65,9 +82,10 @@ struct RelayBench: AsyncParsableCommand {
                     "GATEWAY_RELAY_STORE": store,
                 ], port: port, log: "\(work)/gateway-\(store).log")
             do {
-                results.append(
-                    try await measure(
-                        name: "hypertuna-gateway (\(store))", url: "ws://127.0.0.1:\(port)", data, filters, logger))
+                var r = try await measure(
+                    name: "hypertuna-gateway (\(store))", url: "ws://127.0.0.1:\(port)", data, filters, logger)
+                r.peakRSSMiB = Memory.peakRSSMiB(pid: gw.processIdentifier)
+                results.append(r)
             } catch {
                 Processes.stop(gw)
                 throw error
@@ -75,21 +93,33 @@ struct RelayBench: AsyncParsableCommand {
             Processes.stop(gw)
         }
 
-        if !python.isEmpty {
+        let strfry = StrfryFolder.locate(strfryDir)
+        for b in try Baseline.parse(baseline, strfryDir: strfry, python: python) {
             let bport = Processes.freePort()
-            let base = try Processes.launch(
-                python, [baselineScript, "\(bport)"], environment: [:], port: bport, log: "\(work)/baseline.log")
+            let process: Process
+            switch b {
+            case .strfry:
+                let conf = try StrfryFolder.writeConfig(folder: strfry!, directory: "\(work)/strfry", port: bport)
+                process = try Processes.launch(
+                    strfry! + "/strfry", ["--config=\(conf)", "relay"], environment: [:], port: bport,
+                    log: "\(work)/strfry.log")
+            case .nostrSDK:
+                process = try Processes.launch(
+                    python, [baselineScript, "\(bport)"], environment: [:], port: bport, log: "\(work)/baseline.log")
+            }
             do {
-                results.append(
-                    try await measure(
-                        name: "nostr-sdk LocalRelay", url: "ws://127.0.0.1:\(bport)", data, filters, logger))
+                var r = try await measure(name: b.label, url: "ws://127.0.0.1:\(bport)", data, filters, logger)
+                r.peakRSSMiB = Memory.peakRSSMiB(pid: process.processIdentifier)
+                results.append(r)
             } catch {
-                Processes.stop(base)
+                Processes.stop(process)
                 throw error
             }
-            Processes.stop(base)
+            Processes.stop(process)
         }
-        report(results, verify: verify)
+        var imports: [ImportResult] = []
+        if !skipImport { imports = try compareImports(data, strfry: strfry) }
+        report(results, imports, verify: verify)
     }
 
     func makeQueries(_ data: Dataset) -> [(String, [String])] {
@@ -170,29 +200,93 @@ struct RelayBench: AsyncParsableCommand {
             name: name, ingestPerSecond: rate, accepted: accepted, refused: refused, latencies: latencies)
     }
 
-    func report(_ results: [TargetResult], verify: Double) {
+    /// Times `hypertuna-gateway import` and (when available) `strfry import` on the same JSONL file, fresh stores.
+    func compareImports(_ data: Dataset, strfry: String?) throws -> [ImportResult] {
+        let file = "\(work)/events.jsonl"
+        try data.events.map(\.json).joined(separator: "\n").appending("\n").write(
+            toFile: file, atomically: true, encoding: .utf8)
+        print("\n== bulk import of \(data.events.count) events (\(file))")
+        var out: [ImportResult] = []
+        func record(_ name: String, _ run: MeasuredRun, log: String) throws {
+            guard run.status == 0 else {
+                throw BenchError("\(name) import exited with status \(run.status); see \(log)")
+            }
+            let rate = Double(data.events.count) / run.seconds
+            print(
+                String(
+                    format: "%@: %.2f s = %.0f events/s, peak RSS %.0f MiB", name as NSString, run.seconds, rate,
+                    run.peakRSSMiB))
+            out.append(ImportResult(name: name, eventsPerSecond: rate, peakRSSMiB: run.peakRSSMiB))
+        }
+        for store in skipGateway ? [] : stores.split(separator: ",").map(String.init) {
+            let log = "\(work)/import-\(store).log"
+            setenv("GATEWAY_RELAY_STORE", store, 1)
+            defer { unsetenv("GATEWAY_RELAY_STORE") }
+            let run = try Processes.runMeasured(
+                gateway, ["import", file, "--data", "\(work)/import-\(store)"], stdin: nil, log: log)
+            try record("hypertuna-gateway import (\(store))", run, log: log)
+        }
+        if let strfry {
+            let conf = try StrfryFolder.writeConfig(folder: strfry, directory: "\(work)/strfry-import", port: 1)
+            let log = "\(work)/strfry-import.log"
+            let run = try Processes.runMeasured(
+                strfry + "/strfry", ["--config=\(conf)", "import"], stdin: file, log: log)
+            try record("strfry import", run, log: log)
+        }
+        return out
+    }
+
+    func report(_ results: [TargetResult], _ imports: [ImportResult], verify: Double) {
         print("\n== Summary")
-        let base = results.first { !$0.name.hasPrefix("hypertuna-gateway") }
+        func rss(_ r: TargetResult) -> String { r.peakRSSMiB.map { String(format: "%.0f MiB", $0) } ?? "?" }
+        for r in results {
+            print(
+                String(format: "%@: ingest %.0f events/s, peak RSS %@", r.name as NSString, r.ingestPerSecond, rss(r)))
+        }
+        let baselines = results.filter { !$0.name.hasPrefix("hypertuna-gateway") }
         for gw in results where gw.name.hasPrefix("hypertuna-gateway") {
             let ingestRatio = gw.ingestPerSecond / verify
             print(
                 String(
-                    format: "%@: ingest / single-core verify rate = %.0f / %.0f = %.2fx (target >= 0.40x): %@",
-                    gw.name as NSString, gw.ingestPerSecond, verify, ingestRatio, ingestRatio >= 0.4 ? "MET" : "NOT MET"
-                ))
-            guard let base else { continue }
-            print(
-                String(
-                    format: "  ingest vs baseline = %.0f / %.0f = %.2fx", gw.ingestPerSecond, base.ingestPerSecond,
-                    gw.ingestPerSecond / base.ingestPerSecond))
-            for (i, (label, p, _)) in gw.latencies.enumerated() {
-                let b = base.latencies[i].1
-                let ok = p.p50 <= b.p50 && p.p99 <= b.p99
+                    format: "%@: ingest / single-core verify rate = %.0f / %.0f = %.2fx", gw.name as NSString,
+                    gw.ingestPerSecond, verify, ingestRatio))
+            for base in baselines {
+                // strfry is the bar (issue 18): ingest >= 1.5x, REQ p50 and p99 <= strfry's, peak RSS <= strfry's.
+                let isStrfry = base.name == Baseline.strfry.label
+                let ingestGoal = isStrfry ? 1.5 : 1.0
+                let ratio = gw.ingestPerSecond / base.ingestPerSecond
                 print(
                     String(
-                        format: "  REQ %-12@ p50 %.2f vs %.2f ms (%.2fx), p99 %.2f vs %.2f ms (%.2fx): %@",
-                        label as NSString, p.p50, b.p50, p.p50 / b.p50, p.p99, b.p99, p.p99 / b.p99,
-                        ok ? "no worse than baseline" : "WORSE than baseline"))
+                        format: "  vs %@: ingest %.0f / %.0f = %.2fx (goal >= %.1fx): %@", base.name as NSString,
+                        gw.ingestPerSecond, base.ingestPerSecond, ratio, ingestGoal,
+                        ratio >= ingestGoal ? "MET" : "NOT MET"))
+                for (i, (label, p, _)) in gw.latencies.enumerated() {
+                    let b = base.latencies[i].1
+                    let ok = p.p50 <= b.p50 && p.p99 <= b.p99
+                    print(
+                        String(
+                            format: "    REQ %-12@ p50 %.2f vs %.2f ms (%.2fx), p99 %.2f vs %.2f ms (%.2fx): %@",
+                            label as NSString, p.p50, b.p50, p.p50 / b.p50, p.p99, b.p99, p.p99 / b.p99,
+                            ok ? "no worse" : "WORSE"))
+                }
+                if let a = gw.peakRSSMiB, let b = base.peakRSSMiB {
+                    print(
+                        String(
+                            format: "    peak RSS %.0f vs %.0f MiB (%.2fx): %@", a, b, a / b,
+                            a <= b ? "no more" : "MORE"))
+                }
+            }
+        }
+        if let strfryImport = imports.first(where: { $0.name == "strfry import" }) {
+            for i in imports where i.name != strfryImport.name {
+                let ratio = i.eventsPerSecond / strfryImport.eventsPerSecond
+                print(
+                    String(
+                        format:
+                            "%@ vs strfry import: %.0f / %.0f events/s = %.2fx (goal >= 1x): %@; peak RSS %.0f vs %.0f MiB (%.2fx)",
+                        i.name as NSString, i.eventsPerSecond, strfryImport.eventsPerSecond, ratio,
+                        ratio >= 1 ? "MET" : "NOT MET", i.peakRSSMiB, strfryImport.peakRSSMiB,
+                        i.peakRSSMiB / strfryImport.peakRSSMiB))
             }
         }
     }
