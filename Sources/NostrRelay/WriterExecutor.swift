@@ -4,9 +4,9 @@ import Foundation
 /// holds hundreds of EVENT jobs (parse + verify); a writer sharing that queue waits behind all of them at every
 /// suspension (gate, tree lock, log append), so commits stretch and batches stall. On its own thread the writer
 /// resumes at once and the OS shares the cores between it and the verifiers.
-final class WriterExecutor: TaskExecutor, @unchecked Sendable {
-    /// One writer thread for the process (every relay's group writer runs its commits there).
-    static let shared = WriterExecutor(name: "nostr-relay-writer")
+public final class WriterExecutor: TaskExecutor, @unchecked Sendable {
+    /// One writer thread for the process (every relay's group writer and bulk imports run their commits there).
+    public static let shared = WriterExecutor(name: "nostr-relay-writer")
 
     // Invariant: `jobs` is only touched while `condition` is locked.
     private let condition = NSCondition()
@@ -19,7 +19,7 @@ final class WriterExecutor: TaskExecutor, @unchecked Sendable {
         thread.start()
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         condition.lock()
         jobs.append(unowned)

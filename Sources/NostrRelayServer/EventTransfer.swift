@@ -23,7 +23,10 @@ public enum EventTransfer {
     }
 
     /// Imports a JSONL file into `store`, verifying every event (id and signature), in batches of `batchSize` (one
-    /// commit each). `progress` is called after every batch.
+    /// commit each). `progress` is called at most four times a second while batches are stored, and once at the end.
+    ///
+    /// Two stages overlap: while one batch is being stored (the store's single writer), the next batch is parsed and
+    /// verified on every core. Batches are stored in file order, so the result is the same as a sequential import.
     public static func importJSONL(
         path: String, into store: any EventStore, batchSize: Int = 1000,
         progress: (ImportProgress) -> Void = { _ in }
@@ -33,11 +36,15 @@ public enum EventTransfer {
         }
         defer { try? handle.close() }
         var totals = ImportProgress()
-        var batch: [NostrEvent] = []
-        func flush() async throws {
-            guard !batch.isEmpty else { return }
-            let outcomes = try await store.insert(batch)
-            for outcome in outcomes {
+        var storing: Task<[InsertOutcome], any Error>?
+        var lastReport = ContinuousClock.now
+        func finishStoring(final: Bool = false) async throws {
+            guard let task = storing else {
+                if final { progress(totals) }
+                return
+            }
+            storing = nil
+            for outcome in try await task.value {
                 switch outcome {
                 case .stored: totals.stored += 1
                 case .rejected(let message):
@@ -46,30 +53,101 @@ public enum EventTransfer {
                     totals.reasons[prefix, default: 0] += 1
                 }
             }
-            batch.removeAll(keepingCapacity: true)
-            progress(totals)
+            let now = ContinuousClock.now
+            if final || now - lastReport >= .milliseconds(250) {
+                lastReport = now
+                progress(totals)
+            }
         }
         var reader = LineReader(handle: handle)
-        while let line = try reader.next() {
-            totals.lines += 1
-            let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.isEmpty { continue }
-            do {
-                let event = try NostrEvent.parse(json: text)
-                try event.verify()
-                if event.kindClass == .ephemeral {
-                    totals.skippedEphemeral += 1
-                    continue
-                }
-                batch.append(event)
-            } catch {
+        var lines: [String] = []
+        lines.reserveCapacity(batchSize)
+        var eof = false
+        while !eof {
+            lines.removeAll(keepingCapacity: true)
+            while lines.count < batchSize, let line = try reader.next() { lines.append(line) }
+            eof = lines.count < batchSize
+            let firstLine = totals.lines + 1
+            totals.lines += lines.count
+            let checked = await verifyInParallel(lines, precheckingIn: store)
+            for (offset, error) in checked.invalid {
                 totals.invalid += 1
-                if totals.firstErrors.count < 10 { totals.firstErrors.append("line \(totals.lines): \(error)") }
+                if totals.firstErrors.count < 10 { totals.firstErrors.append("line \(firstLine + offset): \(error)") }
             }
-            if batch.count >= batchSize { try await flush() }
+            totals.skippedEphemeral += checked.ephemeral
+            try await finishStoring()
+            if !checked.events.isEmpty {
+                let (events, checks) = (checked.events, checked.checks)
+                storing = Task(executorPreference: WriterExecutor.shared) {
+                    try await store.insert(events, checks: checks)
+                }
+            }
         }
-        try await flush()
+        try await finishStoring(final: true)
         return totals
+    }
+
+    /// Parses and verifies `lines` on every core, and asks `store` whether each event is new (`checkNew`, so the
+    /// writer skips most duplicate reads); keeps file order. Blank lines are skipped, ephemeral events counted and
+    /// dropped, invalid lines reported with their offset in `lines`.
+    static func verifyInParallel(_ lines: [String], precheckingIn store: any EventStore) async -> (
+        events: [NostrEvent], checks: [NewEventCheck], invalid: [(Int, String)], ephemeral: Int
+    ) {
+        enum Parsed: Sendable {
+            case event(NostrEvent, NewEventCheck)
+            case invalid(String)
+            case skip
+            case ephemeral
+        }
+        let lanes = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 64 + 1))
+        let results = await withTaskGroup(of: (Int, [Parsed]).self) { group in
+            for lane in 0..<lanes {
+                group.addTask {
+                    var out: [Parsed] = []
+                    var i = lane
+                    while i < lines.count {
+                        let text = lines[i].trimmingCharacters(in: .whitespacesAndNewlines)
+                        if text.isEmpty {
+                            out.append(.skip)
+                        } else {
+                            do {
+                                let event = try NostrEvent.parse(json: text)
+                                try event.verify()
+                                if event.kindClass == .ephemeral {
+                                    out.append(.ephemeral)
+                                } else {
+                                    out.append(.event(event, (try? await store.checkNew(event)) ?? .notChecked))
+                                }
+                            } catch {
+                                out.append(.invalid("\(error)"))
+                            }
+                        }
+                        i += lanes
+                    }
+                    return (lane, out)
+                }
+            }
+            var byLane = [[Parsed]](repeating: [], count: lanes)
+            for await (lane, out) in group { byLane[lane] = out }
+            return byLane
+        }
+        var events: [NostrEvent] = []
+        var checks: [NewEventCheck] = []
+        events.reserveCapacity(lines.count)
+        checks.reserveCapacity(lines.count)
+        var invalid: [(Int, String)] = []
+        var ephemeral = 0
+        for i in 0..<lines.count {
+            switch results[i % lanes][i / lanes] {
+            case .event(let e, let check):
+                events.append(e)
+                checks.append(check)
+            case .invalid(let message): invalid.append((i, message))
+            case .ephemeral: ephemeral += 1
+            case .skip: break
+            }
+        }
+        return (events, checks, invalid, ephemeral)
     }
 
     /// Writes every stored event, oldest first, one JSON object per line. Returns the number written.
