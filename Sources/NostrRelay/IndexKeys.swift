@@ -3,7 +3,8 @@ import HyperCrypto
 /// The relay index scheme (ARCHITECTURE.md "Relay index scheme", plus the keys marked *added*):
 /// - `<32 raw id bytes>` → event JSON
 /// - `created_at:<10>:id:<hex>`, `kind:<5>:created_at:<10>:id:<hex>`, `pubkey:<hex>:created_at:<10>:id:<hex>`,
-///   `tagKey:<letter>:tagValue:<value>:created_at:<10>:id:<hex>` → id hex
+///   `tagKey:<letter>:tagValue:<value>:created_at:<10>:id:<hex>` → id hex (values over 512 bytes:
+///   *added* `tagKey:<letter>:tagHash:<SHA-256 hex of the value>:created_at:<10>:id:<hex>`)
 /// - (stores written before 2026-11-22 also hold `pubkind:<hex>:kind:<5>:created_at:<10>:id:<hex>`: no longer
 ///   written nor read; author+kind queries walk `pubkey:` and check the kind)
 /// - *added* `replaceable:<5>:<pubkey>:<d>` → id hex of the current version (replaceable: d is empty)
@@ -25,7 +26,14 @@ enum IndexKeys {
     static func createdAt(_ e: NostrEvent) -> String { time(e.createdAt, e.id) }
     static func kindPrefix(_ kind: Int) -> String { "kind:\(pad(Int64(kind), width: 5)):" }
     static func pubkeyPrefix(_ pubkey: String) -> String { "pubkey:\(pubkey):" }
-    static func tagPrefix(_ name: String, _ value: String) -> String { "tagKey:\(name):tagValue:\(value):" }
+    /// The index prefix of a tag value: `tagKey:<name>:tagValue:<value>:`, or, for a value longer than
+    /// `maxIndexedTagValueBytes`, `tagKey:<name>:tagHash:<SHA-256 hex of the value>:` (queries re-check the event).
+    static func tagPrefix(_ name: String, _ value: String) -> String {
+        if value.utf8.count > maxIndexedTagValueBytes {
+            return "tagKey:\(name):tagHash:\(SHA256.hash(Array(value.utf8)).hex):"
+        }
+        return "tagKey:\(name):tagValue:\(value):"
+    }
     static func replaceable(kind: Int, pubkey: String, d: String) -> String {
         "replaceable:\(pad(Int64(kind), width: 5)):\(pubkey):\(d)"
     }
@@ -35,7 +43,8 @@ enum IndexKeys {
         "deletedaddr:\(pad(Int64(kind), width: 5)):\(pubkey):\(d)"
     }
 
-    /// Longest tag value that is indexed (longer values are stored but not findable by `#x`).
+    /// Longest tag value indexed by its own bytes; longer values are indexed by their SHA-256 (`tagHash:`), so a
+    /// `#x` query finds them too (the event is re-checked against the filter, so a hash never widens an answer).
     static let maxIndexedTagValueBytes = 512
 
     /// Single-letter tag (name, value) pairs that get an index entry, deduplicated (first occurrence kept).
@@ -45,7 +54,6 @@ enum IndexKeys {
         for tag in e.tags where tag.count >= 2 && tag[0].utf8.count == 1 {
             let name = tag[0]
             guard let c = name.utf8.first, (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) else { continue }
-            guard tag[1].utf8.count <= maxIndexedTagValueBytes else { continue }
             // Few tags (the usual case): a linear scan beats hashing; many: a set keeps it linear overall.
             if out.count < 16 {
                 if out.contains(where: { $0.0 == name && $0.1 == tag[1] }) { continue }
@@ -96,8 +104,13 @@ enum IndexKeys {
                 key { k in
                     k.append(contentsOf: "tagKey:".utf8)
                     k.append(contentsOf: name.utf8)
-                    k.append(contentsOf: ":tagValue:".utf8)
-                    k.append(contentsOf: value.utf8)
+                    if value.utf8.count > maxIndexedTagValueBytes {
+                        k.append(contentsOf: ":tagHash:".utf8)
+                        k.append(contentsOf: SHA256.hash(Array(value.utf8)).hex.utf8)
+                    } else {
+                        k.append(contentsOf: ":tagValue:".utf8)
+                        k.append(contentsOf: value.utf8)
+                    }
                     k.append(UInt8(ascii: ":"))
                 })
         }

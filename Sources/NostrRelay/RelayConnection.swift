@@ -235,8 +235,11 @@ public final class RelayConnection: Sendable {
                 relay.count("stored")
                 self?.send(RelayMessage.ok(event.id, true, ""))
             case .rejected(let message):
-                relay.count(RelayMessage.prefix(message))
-                self?.send(RelayMessage.ok(event.id, false, message))
+                let prefix = RelayMessage.prefix(message)
+                relay.count(prefix)
+                // NIP-01: a duplicate is not a failure (the relay has it, or a newer version): `true`, so clients
+                // that retry a publish stop retrying.
+                self?.send(RelayMessage.ok(event.id, prefix == "duplicate", message))
             }
         }
         if relay.writer.backlog >= config.maxBatchSize * 4 {
@@ -356,8 +359,8 @@ public final class RelayConnection: Sendable {
             send(RelayMessage.notice("error: CLOSE takes exactly one subscription id"))
             return
         }
+        // CLOSED is for subscriptions the relay ends itself (NIP-01); the client's own CLOSE gets no answer.
         state.withLock { _ = $0.subscriptions.removeValue(forKey: id) }
-        send(RelayMessage.closed(id, ""))
     }
 
     private func handleAuth(_ items: [JSONValue]) {
