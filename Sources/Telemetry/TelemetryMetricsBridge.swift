@@ -33,13 +33,16 @@ public final class TelemetryMetricsBridge: Sendable {
         self.bufferSize = bufferSize
     }
 
-    /// Consumes every event type until the bus is finished or the task is cancelled.
-    public func run() async {
+    /// Consumes every event type until the bus is finished or the task is cancelled. `subscribed` is called once
+    /// every subscription is in place: events published after it are all recorded (a bus delivers only to the
+    /// subscribers it has when an event is published, so a caller that must not lose early events waits for it).
+    public func run(subscribed: @Sendable () -> Void = {}) async {
         let loads = bus.subscribe(PeerLoadReport.self, bufferSize: bufferSize)
         let logOps = bus.subscribe(LogOperationTiming.self, bufferSize: bufferSize)
         let repl = bus.subscribe(ReplicationProgress.self, bufferSize: bufferSize)
         let decisions = bus.subscribe(DispatchDecision.self, bufferSize: bufferSize)
         let tokens = bus.subscribe(TokenEvent.self, bufferSize: bufferSize)
+        subscribed()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.drain(loads) }
             group.addTask { await self.drain(logOps) }

@@ -46,9 +46,12 @@ struct TelemetryMetricsBridgeTests {
         let metrics = TestMetrics()
         let bus = InProcessTelemetryBus()
         let bridge = TelemetryMetricsBridge(bus: bus, factory: metrics)
-        let task = Task { await bridge.run() }
-        // Wait (bounded) until the bridge has subscribed to all five event types.
-        for _ in 0..<1000 where bus.stats.subscribers < 5 { await Task.yield() }
+        // The bridge says when its five subscriptions are in place. (This test used to spin 1,000 `Task.yield()`s
+        // waiting for them: under a busy cooperative pool the bridge's task could still be subscribing, and the
+        // count read 4. Yields are not a bound on another task's progress; the callback is.)
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
+        let task = Task { await bridge.run { readyContinuation.finish() } }
+        for await _ in ready {}
         #expect(bus.stats.subscribers == 5)
         for _ in 0..<3 { bus.publish(TokenEvent(action: .issued, peerID: "p")) }
         bus.finish()
