@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayApp",
             dependencies: [
-                "HyperLog", "HyperCrypto", "NostrRelay", "NostrRelayServer", "CJemalloc",
+                "HyperLog", "HyperTree", "HyperCrypto", "NostrRelay", "NostrRelayServer", "CJemalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HyperLog
+import HyperTree
 import NostrRelay
 import NostrRelayServer
 
@@ -25,7 +26,9 @@ struct LogCommand: AsyncParsableCommand {
         func storeDirectory(scratch: Bool) async throws -> String {
             let config = await GatewaySupport.configuration(gateway)
             guard scratch || config.store == .hypertree else {
-                throw LogCommandError("GATEWAY_RELAY_STORE=\(config.store.rawValue) keeps no signed relay log")
+                throw LogCommandError(
+                    "this store has no log: GATEWAY_RELAY_STORE=\(config.store.rawValue) keeps events without a signed relay log"
+                )
             }
             return (config.storagePath as NSString).appendingPathComponent(StoreKind.hypertree.directoryName)
         }
@@ -35,6 +38,13 @@ struct LogCommand: AsyncParsableCommand {
             let logName = name ?? Self.relayLogName
             let storeDirectory = try await storeDirectory(scratch: false)
             guard FileManager.default.fileExists(atPath: storeDirectory) else {
+                let data = (storeDirectory as NSString).deletingLastPathComponent
+                let lmdbStore = (data as NSString).appendingPathComponent(StoreKind.lmdb.directoryName)
+                if FileManager.default.fileExists(atPath: lmdbStore) {
+                    throw LogCommandError(
+                        "this store has no log: \(data) holds an LMDB index store (\(lmdbStore), "
+                            + "GATEWAY_RELAY_STORE=lmdb), which keeps events without a signed log")
+                }
                 throw LogCommandError("no log store at \(storeDirectory) (start `hypertuna-gateway serve` first)")
             }
             let store = try LMDBLogStore(path: storeDirectory)
@@ -110,7 +120,7 @@ struct LogCommand: AsyncParsableCommand {
             for i in from..<length {
                 if log.has(i) {
                     let block = try log.get(i)
-                    print("block \(i) (\(block.count) bytes): \(String(decoding: block.prefix(120), as: UTF8.self))")
+                    print("block \(i) (\(block.count) bytes): \(BlockText.describe(block, seq: i))")
                 } else {
                     print("block \(i): not stored locally")
                 }
@@ -153,6 +163,39 @@ struct LogCommand: AsyncParsableCommand {
             let report = try await HyperLog.replicationCheck(of: log)
             print(report)
         }
+    }
+}
+
+/// Terminal-safe text for a log block: a Hyperbee header or node decoded (key and value shown as text when they are
+/// printable UTF-8, else as hex), anything else as hex. Never raw bytes: they could hold terminal control codes.
+enum BlockText {
+    static let limit = 120
+
+    static func describe(_ block: [UInt8], seq: UInt64) -> String {
+        if seq == 0, let header = try? TreeHeader.decode(block) {
+            return "hyperbee header (protocol \(text(Array(header.protocolName.utf8))))"
+        }
+        if let node = try? NodeMessage.decode(block, seq: seq) {
+            let value = node.value.map { text($0) } ?? "(none: deletion)"
+            return "node key \(text(node.key)) value \(value)"
+        }
+        return "hex " + hex(block)
+    }
+
+    /// The bytes as quoted text if they are printable UTF-8, else `0x` and hex; shortened past `limit`.
+    static func text(_ bytes: [UInt8]) -> String {
+        if let s = String(validating: bytes, as: UTF8.self),
+            !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        {
+            let cut = s.count > limit ? String(s.prefix(limit)) + "…" : s
+            return "\"" + cut + "\""
+        }
+        return "0x" + hex(bytes)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let shown = bytes.prefix(limit / 2).map { String(format: "%02x", $0) }.joined()
+        return bytes.count > limit / 2 ? shown + "… (\(bytes.count) bytes)" : shown
     }
 }
 
