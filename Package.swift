@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "Dispatcher", targets: ["Dispatcher"]),
         .library(name: "SwarmTransport", targets: ["SwarmTransport"]),
+        .library(name: "PeerWire", targets: ["PeerWire"]),
         .executable(name: "hypertuna-gateway", targets: ["GatewayApp"]),
     ],
     dependencies: [
@@ -89,6 +90,17 @@ let package = Package(
                 "HyperCrypto", "CompactEncoding", "HyperLog", "CSodium",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The gateway <-> worker channel (`hypertuna-relay-v2`), shared by both sides (Docs/peer-wire.md).
+        .target(
+            name: "PeerWire",
+            dependencies: [
+                "PeerProtocol", "SwarmTransport", "CompactEncoding",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -192,6 +204,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "PeerWireTests",
+            dependencies: ["PeerWire", "PeerProtocol", "SwarmTransport", "HyperCrypto", "CompactEncoding"]
         ),
         .testTarget(
             name: "NostrRelayServerTests",
