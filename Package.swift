@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Dispatcher", targets: ["Dispatcher"]),
         .library(name: "SwarmTransport", targets: ["SwarmTransport"]),
         .library(name: "PeerWire", targets: ["PeerWire"]),
+        .library(name: "RelayHost", targets: ["RelayHost"]),
         .executable(name: "hypertuna-gateway", targets: ["GatewayApp"]),
     ],
     dependencies: [
@@ -126,11 +127,25 @@ let package = Package(
             ]
         ),
 
+        // The gateway's peer plane: registration, peer sessions, replication serving, tokens, admin API, audit.
+        .target(
+            name: "RelayHost",
+            dependencies: [
+                "PeerWire", "PeerProtocol", "SwarmTransport", "TokenService", "Dispatcher", "Telemetry", "NostrRelay",
+                "NostrRelayServer", "HyperLog", "HyperCrypto", "LMDBKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
         // Executables.
         .executableTarget(
             name: "GatewayApp",
             dependencies: [
-                "HyperLog", "HyperCrypto", "NostrRelay", "NostrRelayServer", "CJemalloc",
+                "HyperLog", "HyperCrypto", "NostrRelay", "NostrRelayServer", "CJemalloc", "RelayHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -208,6 +223,17 @@ let package = Package(
         .testTarget(
             name: "PeerWireTests",
             dependencies: ["PeerWire", "PeerProtocol", "SwarmTransport", "HyperCrypto", "CompactEncoding"]
+        ),
+        .testTarget(
+            name: "RelayHostTests",
+            dependencies: [
+                "RelayHost", "PeerWire", "PeerProtocol", "SwarmTransport", "TokenService", "Dispatcher", "NostrRelay",
+                "NostrRelayServer", "HyperLog", "HyperTree", "HyperCrypto", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "NostrRelayServerTests",
