@@ -111,7 +111,12 @@ extension RelayHost {
     public func pauseReplication(reason: String) throws -> UInt64 {
         guard let log else { throw PeerPlaneError.relayNotHosted }
         try store.setReplicationPause(reason)
-        state.withLock { $0.paused = reason }
+        // Keep the stopped replicator alive: its peers' channel callbacks still reach it (unowned) while closing.
+        let stopping = hub.replicator(for: log.discoveryKey)
+        state.withLock { s in
+            s.paused = reason
+            if let stopping { s.retiredReplicators.append(stopping) }
+        }
         hub.remove(discoveryKey: log.discoveryKey)
         let frame = try tokens.signControlFrame(
             .pauseReplication,

@@ -2,6 +2,7 @@ import Dispatcher
 import Foundation
 import HyperCrypto
 import HyperLog
+import NIOCore
 import PeerProtocol
 import PeerWire
 import SwarmTransport
@@ -246,7 +247,8 @@ extension RelayHost {
         let effects = (try? dispatcher.peerLost(peer: PeerID(hex), reason: .tokenRevoked)) ?? []
         publishEffects(effects)
         publish(.lost(PeerID(hex), reason: "quarantined", effects: effects))
-        conn.close()
+        // Let the refusal reach the peer first.
+        conn.eventLoop.scheduleTask(in: .milliseconds(250)) { conn.close() }
     }
 
     /// The HTTP status of a token failure.

@@ -180,6 +180,8 @@ public final class RelayHost: PeerPlane, Sendable {
         var effectSubscribers: [UInt64: AsyncStream<[DispatchEffect]>.Continuation] = [:]
         var nextSubscriber: UInt64 = 1
         var paused: String?
+        /// Replicators stopped by a pause, kept alive for the rest of the process (one per pause).
+        var retiredReplicators: [Replicator] = []
         var tasks: [Task<Void, Never>] = []
         var stopped = false
     }
@@ -289,14 +291,21 @@ public final class RelayHost: PeerPlane, Sendable {
         await swarm?.shutdown()
         publishEffects(dispatcher.shutdown())
         telemetry.finish()
-        state.withLock { s in
-            for (_, c) in s.messageSubscribers { c.1.finish() }
-            for (_, c) in s.lifecycleSubscribers { c.finish() }
-            for (_, c) in s.effectSubscribers { c.finish() }
-            s.messageSubscribers = [:]
-            s.lifecycleSubscribers = [:]
-            s.effectSubscribers = [:]
+        // Finish outside the lock: each stream's termination handler takes it.
+        let (m, l, e) = state.withLock { s in
+            defer {
+                s.messageSubscribers = [:]
+                s.lifecycleSubscribers = [:]
+                s.effectSubscribers = [:]
+            }
+            return (
+                s.messageSubscribers.values.map(\.1), Array(s.lifecycleSubscribers.values),
+                Array(s.effectSubscribers.values)
+            )
         }
+        for c in m { c.finish() }
+        for c in l { c.finish() }
+        for c in e { c.finish() }
         audit.flush()
         logger.info("peer plane stopped")
     }
