@@ -57,13 +57,17 @@ public struct AdminClient: Sendable {
     /// The public key (hex) of the admin key.
     public var publicKey: String { Schnorr.publicKey(secretKey: secretKey)?.hex ?? "" }
 
-    /// The NIP-98 `Authorization` header value for a POST of `body` to `url`.
+    /// The NIP-98 `Authorization` header value for a POST of `body` to `url`. A random `nonce` tag makes every
+    /// event unique, so two identical calls in one second are not mistaken for a replay.
     public func authorization(url: String, body: [UInt8], createdAt: Int64 = Int64(Date().timeIntervalSince1970))
         throws -> String
     {
         let event = try NostrEvent.signed(
             secretKey: secretKey, createdAt: createdAt, kind: 27235,
-            tags: [["u", url], ["method", "POST"], ["payload", SHA256.hash(body).hex]], content: "")
+            tags: [
+                ["u", url], ["method", "POST"], ["payload", SHA256.hash(body).hex], ["nonce", randomBytes(8).hex],
+            ],
+            content: "")
         return "Nostr " + Data(event.json.utf8).base64EncodedString()
     }
 
