@@ -342,6 +342,11 @@ public final class RelayHost: PeerPlane, Sendable {
 
     private func closed(_ conn: SwarmConnection, reason: String) {
         let key = conn.remotePublicKey.hex
+        // A protocol failure on the connection (a replication peer that sent bad data or a malformed frame).
+        if case .protomux(let why)? = conn.failure {
+            audit.record("replication.failure", ["peer": .string(key), "reason": .string(why.description)])
+            _ = try? store.update(peerKey: key) { r in r?.replicationFailures += 1 }
+        }
         let lost: Bool = state.withLock { s in
             s.sessions[ObjectIdentifier(conn)] = nil
             if let r = s.registered[key], r.connection === conn {

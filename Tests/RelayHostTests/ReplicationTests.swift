@@ -51,6 +51,29 @@ struct ReplicationServingTests {
         await gw.shutdown()
     }
 
+    @Test("a replication peer that fails the capability check is disconnected and the failure is audited")
+    func replicationFailure() async throws {
+        let gw = try await TestGateway.make()
+        try await gw.publish(2)
+        let peer = TestPeer(gatewayKey: gw.gatewayKey.publicKey)
+        try await peer.connect(gw.address)
+        _ = try await peer.register(timestamp: gw.clock.nowMilliseconds())
+        let conn = try #require(peer.node.connections.first)
+        let discoveryKey = gw.log!.discoveryKey
+        try await conn.submit { mux in
+            _ = mux.open(
+                protocol: Wire.protocolName, id: discoveryKey,
+                handshake: WireHandshake(capability: [UInt8](repeating: 0, count: 32)).compactEncoded)
+        }
+        #expect(await eventually { !conn.isActive })
+        #expect(await eventually { gw.host.livePeers.isEmpty })
+        let failures = gw.auditRecords().filter { $0["event"] as? String == "replication.failure" }
+        #expect(failures.first?["reason"] as? String == "protomux: malformed frame (remote sent an invalid replication capability)")
+        #expect(try gw.host.store.record(peerKey: peer.key.publicKey.hex)?.replicationFailures == 1)
+        await peer.shutdown()
+        await gw.shutdown()
+    }
+
     @Test("pause stops serving and sends a signed pause-replication frame; resume restarts it with resume-replication")
     func pauseResume() async throws {
         let gw = try await TestGateway.make()
