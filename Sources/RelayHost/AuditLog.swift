@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The gateway's audit trail: one JSON object per line in its own file (`GATEWAY_AUDIT_LOG_PATH`).
 ///
@@ -52,29 +53,47 @@ public final class AuditLog: Sendable {
         try! AuditLog(path: nil)
     }
 
-    /// Appends one record. Never blocks the caller; a write failure is logged once per failure.
+    /// Lines waiting for the writer, and whether a write is scheduled.
+    private let pending = Mutex<(lines: [UInt8], scheduled: Bool)>(([], false))
+
+    /// Appends one record. Never blocks the caller: lines are buffered and written by one serial writer, a burst
+    /// of records in one `write`. A write failure is logged.
     public func record(_ event: String, _ fields: [String: Value]) {
-        guard let handle else { return }
+        guard handle != nil else { return }
         let line = Self.line(event: event, fields: fields, at: Date())
-        queue.async { [logger] in
-            let ok = line.withUnsafeBufferPointer { buf in
-                var offset = 0
-                while offset < buf.count {
-                    let n = write(handle.fd, buf.baseAddress! + offset, buf.count - offset)
-                    if n <= 0 { return false }
-                    offset += n
-                }
-                return true
-            }
-            if !ok {
-                logger.error("audit log write failed", metadata: ["error": "\(String(cString: strerror(errno)))"])
-            }
+        let schedule = pending.withLock { p -> Bool in
+            p.lines += line
+            if p.scheduled { return false }
+            p.scheduled = true
+            return true
         }
+        if schedule { queue.async { [self] in drain() } }
+    }
+
+    private func drain() {
+        guard let handle else { return }
+        let bytes = pending.withLock { p -> [UInt8] in
+            defer {
+                p.lines = []
+                p.scheduled = false
+            }
+            return p.lines
+        }
+        let ok = bytes.withUnsafeBufferPointer { buf in
+            var offset = 0
+            while offset < buf.count {
+                let n = write(handle.fd, buf.baseAddress! + offset, buf.count - offset)
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        if !ok { logger.error("audit log write failed", metadata: ["error": "\(String(cString: strerror(errno)))"]) }
     }
 
     /// Waits until every record handed to `record` so far is written.
     public func flush() {
-        queue.sync {}
+        queue.sync { drain() }
     }
 
     /// The JSON line of a record (sorted keys, `ts` and `event` first).

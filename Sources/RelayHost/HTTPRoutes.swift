@@ -95,11 +95,11 @@ extension RelayHost {
     /// addressed this server (its Host header).
     func adminURLs(_ request: Request) -> [String] {
         let path = request.uri.path
-        var urls = [configuration.publicHTTPURL.trimmingSuffix("/") + path]
-        if let host = request.head.authority {
-            urls.append("http://\(host)\(path)")
-            urls.append("https://\(host)\(path)")
-        }
+        var bases = [configuration.publicHTTPURL.trimmingSuffix("/")]
+        if let host = request.head.authority { bases += ["http://\(host)", "https://\(host)"] }
+        var urls = bases.map { $0 + path }
+        // NIP-86 clients name the relay itself: its base URL without the slash, or its websocket URL.
+        if path == "/" { urls += bases + [configuration.publicWebsocketURL, configuration.publicWebsocketURL + "/"] }
         return urls
     }
 

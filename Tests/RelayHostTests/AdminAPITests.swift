@@ -82,6 +82,18 @@ struct AdminAPITests {
             #expect(tampered.status == 401)
             #expect((tampered.json["error"] as? String)?.contains("tampered payload") == true)
 
+            // NIP-86 on the relay URL itself.
+            let rpcBody = AdminClient.body(method: "supportedmethods", params: [])
+            let rpcAuth = try AdminClient(baseURL: "", secretKey: adminSecret).authorization(
+                url: "http://127.0.0.1:4430", body: rpcBody)
+            let rpc = try await client.execute(
+                uri: "/", method: .post,
+                headers: [.contentType: "application/nostr+json+rpc", .authorization: rpcAuth],
+                body: ByteBuffer(bytes: rpcBody)
+            ) { r in (r.status, String(buffer: r.body)) }
+            #expect(rpc.0 == .ok)
+            #expect(rpc.1.contains("banpubkey"))
+
             // A signature over another URL.
             var elsewhere = admin
             elsewhere.url = "http://evil.example/admin"

@@ -103,13 +103,14 @@ struct RegistrationTests {
             f[.contentType] = "application/json"
             return f
         }
-        try await gw.application().test(.router) { client in
-            try await client.execute(
+        let issued = try await gw.application().test(.router) { client -> String in
+            let token = try await client.execute(
                 uri: "/gateway/register", method: .post, headers: fields(headers), body: ByteBuffer(bytes: body)
-            ) { r in
+            ) { r -> String in
                 #expect(r.status == .ok)
                 let reply = try PayloadCodec.decode(RegistrationResponse.self, from: Array(buffer: r.body))
                 #expect(reply.token.sequence == 1)
+                return reply.token.token
             }
             // The same request again: the nonce was used.
             try await client.execute(
@@ -168,13 +169,25 @@ struct RegistrationTests {
             try await client.execute(uri: "/rendezvous/\(RelayHost.discoveryTopic.hex)", method: .get) { r in
                 #expect(String(buffer: r.body).contains(gw.swarmKey.publicKey.hex))
             }
+            return token
         }
         let record = try #require(try gw.host.store.record(peerKey: peer.key.publicKey.hex))
         #expect(record.registrations == 1)
         #expect(record.lastRegisteredVia == "http")
-        // An HTTP-registered peer binds its swarm channel with its token.
-        let token = try #require(try gw.host.tokens.state(peer: peer.key.publicKey, relay: gw.log!.key))
-        #expect(token.sequence == 1)
+        // An HTTP-registered peer binds its swarm channel with its token (and only its own token).
+        let channel = try await peer.connect(gw.address)
+        #expect(gw.host.livePeers.isEmpty)
+        let attachBody = Array(try PayloadCodec.encode(TokenRefreshRequest(token: issued)))
+        let attached = try await channel.request(method: "POST", path: "/gateway/attach", body: attachBody)
+        #expect(attached.statusCode == 200)
+        #expect(gw.host.livePeers.map(\.publicKey) == [peer.key.publicKey])
+        let other = TestPeer(gatewayKey: gw.gatewayKey.publicKey)
+        let otherChannel = try await other.connect(gw.address)
+        let stolen = try await otherChannel.request(method: "POST", path: "/gateway/attach", body: attachBody)
+        #expect(stolen.statusCode == 403)
+        #expect(gw.host.livePeers.count == 1)
+        await other.shutdown()
+        await peer.shutdown()
         await gw.shutdown()
     }
 

@@ -68,7 +68,9 @@ struct ReplicationServingTests {
         #expect(await eventually { !conn.isActive })
         #expect(await eventually { gw.host.livePeers.isEmpty })
         let failures = gw.auditRecords().filter { $0["event"] as? String == "replication.failure" }
-        #expect(failures.first?["reason"] as? String == "protomux: malformed frame (remote sent an invalid replication capability)")
+        #expect(
+            failures.first?["reason"] as? String
+                == "protomux: malformed frame (remote sent an invalid replication capability)")
         #expect(try gw.host.store.record(peerKey: peer.key.publicKey.hex)?.replicationFailures == 1)
         await peer.shutdown()
         await gw.shutdown()
