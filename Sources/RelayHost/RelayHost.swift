@@ -24,6 +24,10 @@ import TokenService
 // - `send(_:to:)`: one message to one registered peer; `messages(_:)`: messages of given ids from every registered
 //   peer, tagged with the sender (unregistered peers' messages are dropped).
 // - `lifecycleEvents()`: registered / lost / revoked, with the dispatcher effects of that change.
+// - `setWebsocketDelegate(_:)` (WebsocketGate.swift): sees every inbound websocket frame that passed the token gate
+//   before the engine, and may take it over (a REQ sent through the dispatcher), with the session's outbound queue
+//   and engine connection.
+// - `relayKey`, `log`, `tokens`, `telemetry`: the relay log, the token authority and the bus, for the job flow.
 
 /// What the delegation layer sees of the peer plane.
 public protocol PeerPlane: AnyObject, Sendable {
@@ -146,6 +150,8 @@ public final class RelayHost: PeerPlane, Sendable {
     public var dispatcherEnabled: Bool { flags.relayDispatcher }
     /// Set by `start`.
     let swarmBox = Mutex<SwarmNode?>(nil)
+    /// The delegation layer's websocket hook (`setWebsocketDelegate`).
+    let delegateBox = Mutex<(any WebsocketDelegate)?>(nil)
     let startedAt = Date()
 
     struct SessionEntry {

@@ -5,6 +5,29 @@ import NostrRelay
 import NostrRelayServer
 import TokenService
 
+/// The delegation layer's entry into websocket sessions (`RelayHost.setWebsocketDelegate`): it sees each inbound
+/// frame of a session that passed the token gate before the engine does, and may take it over (a REQ it sends
+/// through the dispatcher); the engine handles every frame the delegate declines.
+public protocol WebsocketDelegate: Sendable {
+    /// Returns true when the delegate handled `text` (the engine then does not see it).
+    func receive(_ text: String, session: WebsocketSessionInfo) async -> Bool
+    /// The session closed (after the engine's own cleanup).
+    func disconnected(_ session: WebsocketSessionInfo)
+}
+
+/// One websocket session as the delegate sees it.
+public struct WebsocketSessionInfo: Sendable {
+    /// Unique per gateway process.
+    public let id: UInt64
+    public let remoteAddress: String
+    /// The session's bounded outbound queue (send NIP-01 frames, close with a code).
+    public let outbound: ConnectionOutbound
+    /// The engine's connection (for answers the delegate wants the engine to give).
+    public let connection: RelayConnection
+    /// The peer whose token the session presented, if any.
+    public let peer: String?
+}
+
 /// A websocket session's token, once verified at the upgrade.
 struct TokenBinding: Sendable {
     let peer: String
@@ -12,6 +35,20 @@ struct TokenBinding: Sendable {
 }
 
 extension RelayHost {
+    /// Installs the delegation layer's websocket hook (once, before serving; nil removes it).
+    public func setWebsocketDelegate(_ delegate: (any WebsocketDelegate)?) {
+        delegateBox.withLock { $0 = delegate }
+    }
+
+    var websocketDelegate: (any WebsocketDelegate)? { delegateBox.withLock { $0 } }
+
+    func nextSessionID() -> UInt64 {
+        state.withLock { s in
+            s.nextWebsocket += 1
+            return s.nextWebsocket
+        }
+    }
+
     /// The websocket upgrade decision (`RelayServer.makeApplication(authorizer:)`): a token presented as
     /// `?token=` or `Authorization: Bearer` is verified; a bad one closes the upgrade with 4403 and the reason when
     /// enforcement is on (and is ignored, logged, when off). A valid one binds the session to its peer, so a
@@ -157,9 +194,12 @@ struct GatedRelayFrontend: RelayFrontend {
                 outbound.close(code: 4403, reason: String(reason.prefix(120)))
             }
         }
+        let info = WebsocketSessionInfo(
+            id: host.nextSessionID(), remoteAddress: remoteAddress, outbound: outbound, connection: inner,
+            peer: binding?.peer)
         return GatedSession(
             inner: inner, host: host, outbound: outbound, remote: remoteAddress, hasToken: binding != nil,
-            tracked: tracked)
+            tracked: tracked, info: info)
     }
 
     func informationDocument() -> String { host.informationDocument(base: relay?.informationJSON) }
@@ -175,11 +215,13 @@ final class GatedSession: RelaySession {
     let remote: String
     let hasToken: Bool
     let tracked: UInt64?
+    let info: WebsocketSessionInfo
 
     init(
         inner: RelayConnection, host: RelayHost, outbound: ConnectionOutbound, remote: String, hasToken: Bool,
-        tracked: UInt64?
+        tracked: UInt64?, info: WebsocketSessionInfo
     ) {
+        self.info = info
         self.inner = inner
         self.host = host
         self.outbound = outbound
@@ -193,12 +235,14 @@ final class GatedSession: RelaySession {
             _ = outbound.send(refusal)
             return
         }
+        if let delegate = host.websocketDelegate, await delegate.receive(text, session: info) { return }
         await inner.receive(text)
     }
 
     func disconnected() {
         inner.disconnected()
         if let tracked { host.untrackWebsocket(tracked) }
+        host.websocketDelegate?.disconnected(info)
     }
 }
 

@@ -53,8 +53,38 @@ func signedEvent(_ secret: [UInt8], _ content: String = "hello") throws -> Nostr
     try NostrEvent.signed(secretKey: secret, createdAt: Int64(Date().timeIntervalSince1970), kind: 1, content: content)
 }
 
+/// Takes over REQs whose subscription id starts with `d-` (answers EOSE itself), declines everything else.
+final class TakeOverDelegate: WebsocketDelegate {
+    let seen = NIOLockedValueBox<[String]>([])
+    let closed = NIOLockedValueBox<Int>(0)
+    func receive(_ text: String, session: WebsocketSessionInfo) async -> Bool {
+        seen.withLockedValue { $0.append(text) }
+        guard text.hasPrefix(#"["REQ","d-"#) else { return false }
+        _ = session.outbound.send(#"["EOSE","d-1"]"#)
+        return true
+    }
+    func disconnected(_ session: WebsocketSessionInfo) { closed.withLockedValue { $0 += 1 } }
+}
+
 @Suite("RelayHost: websocket gate (relay flag, token enforcement, revocation)", .timeLimit(.minutes(2)))
 struct WebsocketGateTests {
+    @Test("the delegation hook sees frames before the engine and may take them over")
+    func delegateHook() async throws {
+        let gw = try await TestGateway.make()
+        let delegate = TakeOverDelegate()
+        gw.host.setWebsocketDelegate(delegate)
+        try await gw.application().test(.live) { client in
+            let r = try await websocket(client, send: [#"["REQ","d-1",{}]"#, #"["REQ","e-1",{"limit":1}]"#]) {
+                $0.count >= 2
+            }
+            #expect(r.texts.contains(#"["EOSE","d-1"]"#))
+            #expect(r.texts.contains(#"["EOSE","e-1"]"#))
+        }
+        #expect(delegate.seen.withLockedValue { $0.count } == 2)
+        #expect(await eventually { delegate.closed.withLockedValue { $0 } == 1 })
+        await gw.shutdown()
+    }
+
     @Test("relay flag off: the websocket answers every message with the reason; registration is refused")
     func relayFlagOff() async throws {
         let gw = try await TestGateway.make(flags: FeatureFlags(hyperbeeRelay: false))
