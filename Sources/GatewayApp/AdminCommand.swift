@@ -19,7 +19,9 @@ struct AdminCommand: AsyncParsableCommand {
     @Argument(help: "Parameters of the verb.") var params: [String] = []
     @Option(help: "Gateway base URL.") var url = "http://127.0.0.1:4430"
     @Option(help: "File with the admin's Nostr secret key (hex, mode 0600).") var keyFile: String
-    @Flag(help: "Print the raw JSON answer.") var json = false
+    @Option(help: "Reason (appended to the parameters of revoke, pause-replication, resume-replication, ban...).")
+    var reason: String?
+    @Flag(help: "Print the answer's result as JSON (errors go to standard error).") var json = false
 
     func run() async throws {
         let key: [UInt8]
@@ -27,9 +29,14 @@ struct AdminCommand: AsyncParsableCommand {
             GatewaySupport.fail("\(error)")
         }
         let client = AdminClient(baseURL: url, secretKey: key)
-        let (status, body) = try await client.call(method: verb.lowercased(), params: params)
+        let (status, body) = try await client.call(
+            method: verb.lowercased(), params: params + (reason.map { [$0] } ?? []))
         if json {
-            print(String(decoding: body, as: UTF8.self))
+            if (200..<300).contains(status), let result = AdminClient.resultJSON(body) {
+                print(result)
+            } else {
+                FileHandle.standardError.write(Data((String(decoding: body, as: UTF8.self) + "\n").utf8))
+            }
         } else {
             print(AdminClient.render(method: verb.lowercased(), status: status, body: body))
         }

@@ -178,7 +178,7 @@ extension RelayHost {
             case "queue":
                 return (200, Self.adminResult(dispatcher.snapshot()))
             case "peers":
-                return (200, Self.adminResult(peerSummaries()))
+                return (200, Self.adminResult(PeerList(peers: peerSummaries())))
             case "revoke":
                 let key = try hexParam(0, "peer swarm key").get()
                 do {
@@ -249,6 +249,10 @@ struct PubkeyEntry: Codable, Equatable {
 struct EventEntry: Codable, Equatable {
     var id: String
     var reason: String
+}
+
+struct PeerList: Codable, Equatable {
+    var peers: [PeerSummary]
 }
 
 struct ControlAnswer: Codable, Equatable {

@@ -91,6 +91,18 @@ public struct AdminClient: Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 
+    /// The `result` of a successful answer as JSON text (what `--json` prints), or nil for an error answer.
+    public static func resultJSON(_ body: Data) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            object["error"] is NSNull
+                || object["error"] == nil, let result = object["result"]
+        else { return nil }
+        let data =
+            (try? JSONSerialization.data(
+                withJSONObject: result, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     // MARK: rendering
 
     /// A readable rendering of an answer (tables for `peers`, `queue` and the lists; key: value lines otherwise).
@@ -101,11 +113,11 @@ public struct AdminClient: Sendable {
         if let error = object["error"] as? String { return "HTTP \(status): \(error)" }
         let result = object["result"]
         switch (method, result) {
-        case ("peers", let rows as [[String: Any]]):
+        case ("peers", let list as [String: Any]):
             return table(
-                rows,
+                (list["peers"] as? [[String: Any]]) ?? [],
                 columns: [
-                    ("peer", "peer", 16), ("registered", "registered", 0), ("connected", "connected", 0),
+                    ("peerKey", "peer", 16), ("registered", "registered", 0), ("connected", "connected", 0),
                     ("via", "via", 0), ("tokenSequence", "token seq", 0), ("tokenExpiresAt", "expires", 0),
                     ("failedRefreshes", "failed refreshes", 0), ("quarantined", "quarantined", 0),
                     ("revokedUntil", "revoked until", 0),

@@ -11,10 +11,10 @@ public struct RelayStats: Codable, Sendable, Equatable {
     public var discoveryKey: String?
     public var replicationTopic: String?
     /// The log's length (blocks), byte length, contiguous length and fork.
-    public var logLength: UInt64?
-    public var logByteLength: UInt64?
-    public var logContiguousLength: UInt64?
-    public var logFork: UInt64?
+    public var length: UInt64?
+    public var byteLength: UInt64?
+    public var contiguousLength: UInt64?
+    public var fork: UInt64?
     /// HyperTree version (the log length the tree reads at).
     public var treeVersion: UInt64?
     /// Keys allowed to append (the gateway key: a single-writer log).
@@ -43,7 +43,8 @@ public struct PeerReplicationState: Codable, Sendable, Equatable {
 
 /// One peer as the admin `peers` verb shows it.
 public struct PeerSummary: Codable, Sendable, Equatable {
-    public var peer: String
+    /// Swarm public key, hex.
+    public var peerKey: String
     public var connected: Bool
     public var registered: Bool
     public var via: String?
@@ -81,8 +82,8 @@ extension RelayHost {
         let address = swarm?.listenAddress
         return RelayStats(
             relayHosted: log != nil, relayKey: log?.key.hex, discoveryKey: log?.discoveryKey.hex,
-            replicationTopic: log?.discoveryKey.hex, logLength: log?.length, logByteLength: log?.byteLength,
-            logContiguousLength: log?.contiguousLength, logFork: log?.fork,
+            replicationTopic: log?.discoveryKey.hex, length: log?.length, byteLength: log?.byteLength,
+            contiguousLength: log?.contiguousLength, fork: log?.fork,
             treeVersion: log == nil ? nil : treeVersion(),
             writers: log == nil ? [] : [gatewayKey.publicKey.hex], replicationPaused: paused,
             replicatingPeers: log.flatMap { hub.replicator(for: $0.discoveryKey)?.peerCount } ?? 0, peers: peers,
@@ -105,7 +106,8 @@ extension RelayHost {
             let tokenState = log.flatMap { l in [UInt8](hex: key).flatMap { try? tokens.state(peer: $0, relay: l.key) }
             }
             return PeerSummary(
-                peer: key, connected: connectedKeys.contains(key), registered: live != nil, via: r?.lastRegisteredVia,
+                peerKey: key, connected: connectedKeys.contains(key), registered: live != nil,
+                via: r?.lastRegisteredVia,
                 relays: r?.relays.map(\.identifier) ?? [], firstRegisteredAt: r?.firstRegisteredAt,
                 lastRegisteredAt: r?.lastRegisteredAt, registrations: r?.registrations ?? 0,
                 failedRegistrations: r?.failedRegistrations ?? 0, tokenSequence: tokenState?.sequence,

@@ -131,8 +131,8 @@ struct AdminAPITests {
             #expect(try await admin.call("nosuchmethod").status == 400)
 
             let peers = try await admin.call("peers")
-            let rows = try #require(peers.json["result"] as? [[String: Any]])
-            #expect(rows.first?["peer"] as? String == peer.key.publicKey.hex)
+            let rows = try #require((peers.json["result"] as? [String: Any])?["peers"] as? [[String: Any]])
+            #expect(rows.first?["peerKey"] as? String == peer.key.publicKey.hex)
             #expect(rows.first?["registered"] as? Bool == true)
             let queue = try await admin.call("queue")
             #expect((queue.json["result"] as? [String: Any])?["queued"] is [Any])

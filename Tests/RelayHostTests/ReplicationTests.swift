@@ -227,7 +227,7 @@ struct TokenLifecycleTests {
         #expect(throws: PeerPlaneRefusal.self) {
             try gw2.host.refresh(body: refreshBody, peer: peer.key.publicKey, via: "test")
         }
-        #expect(gw2.host.peerSummaries().first { $0.peer == peer.key.publicKey.hex }?.revokedUntil != nil)
+        #expect(gw2.host.peerSummaries().first { $0.peerKey == peer.key.publicKey.hex }?.revokedUntil != nil)
         // The frame sequence keeps increasing across the restart.
         #expect(try gw2.host.pauseReplication(reason: "x") > outcome.frameSequence)
         let audit = gw2.auditRecords().compactMap { $0["event"] as? String }
