@@ -24,8 +24,9 @@ public protocol PeerWireChannel: AnyObject, Sendable {
     @discardableResult
     func waitUntilOpen(timeout: Duration) async throws -> PeerWireHandshake
 
-    /// Sends a request (message 0) and waits for the response with the same id (message 1). A non-2xx status is a
-    /// normal response, not an error; transport failures and timeouts throw `PeerWireError`.
+    /// Sends a request (message 0) and waits for the response with the same id (message 1); before the handshake it
+    /// first waits for the channel to open. A non-2xx status is a normal response, not an error; transport failures
+    /// and timeouts throw `PeerWireError`.
     func request(method: String, path: String, headers: [String: String], body: [UInt8]?, timeout: Duration?)
         async throws -> PeerWireResponse
 
@@ -33,7 +34,7 @@ public protocol PeerWireChannel: AnyObject, Sendable {
     func health(timeout: Duration?) async throws -> PeerWireHealth
 
     /// Sends a one-way message (ids 2, 5-10; requests, responses and health go through `request` / `health` and
-    /// the handlers). Throws `closed` when the channel is gone.
+    /// the handlers). Throws `notOpen` before the handshake and `closed` when the channel is gone.
     func send(_ message: PeerWireMessage) throws
 
     /// Inbound one-way messages whose id is in `ids`, in arrival order, until the channel closes. Several
@@ -92,6 +93,8 @@ public enum PeerWireError: Error, Equatable, Sendable, CustomStringConvertible {
     case messageTooLarge(bytes: Int, limit: Int)
     /// `send` was given a request, response or health message (owned by `request` / `health` and the handlers).
     case notOneWay(PeerWireMessageID)
+    /// `send` before the handshake exchange (wait for `waitUntilOpen`): protomux would drop the message.
+    case notOpen
 
     public var description: String {
         switch self {
@@ -103,6 +106,7 @@ public enum PeerWireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .messageTooLarge(let bytes, let limit):
             return "peer channel: message of \(bytes) bytes exceeds the \(limit)-byte limit"
         case .notOneWay(let id): return "peer channel: \(id) is not a one-way message"
+        case .notOpen: return "peer channel: not open yet (wait for the handshake)"
         }
     }
 }

@@ -225,6 +225,8 @@ public final class PeerWireSession: PeerWireChannel, @unchecked Sendable, Custom
     ) async throws -> PeerWireResponse {
         let limit = options.maxPendingRequests
         let timeout = timeout ?? options.requestTimeout
+        // Messages sent before the remote's open would be dropped by protomux: wait for the handshake first.
+        if !isOpen { try await waitUntilOpen(timeout: timeout) }
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<PeerWireResponse, any Error>) in
             let outcome: Result<UInt64, PeerWireError> = state.withLockedValue { s in
                 if let r = s.closedReason { return .failure(.closed(reason: r)) }
@@ -260,6 +262,7 @@ public final class PeerWireSession: PeerWireChannel, @unchecked Sendable, Custom
 
     public func health(timeout: Duration?) async throws -> PeerWireHealth {
         let timeout = timeout ?? options.requestTimeout
+        if !isOpen { try await waitUntilOpen(timeout: timeout) }
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<PeerWireHealth, any Error>) in
             let outcome: Result<UInt64, PeerWireError> = state.withLockedValue { s in
                 if let r = s.closedReason { return .failure(.closed(reason: r)) }
@@ -288,6 +291,7 @@ public final class PeerWireSession: PeerWireChannel, @unchecked Sendable, Custom
         default: break
         }
         if let r = closedReason { throw PeerWireError.closed(reason: r) }
+        guard isOpen else { throw PeerWireError.notOpen }
         let bytes = try PeerWireCodec.encode(message)
         guard bytes.count <= options.maxMessageBytes else {
             throw PeerWireError.messageTooLarge(bytes: bytes.count, limit: options.maxMessageBytes)

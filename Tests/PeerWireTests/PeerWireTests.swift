@@ -135,6 +135,20 @@ struct PeerWireTests {
         await pair.shutdown()
     }
 
+    @Test("a request made before the handshake completes waits for it; a one-way send before it is refused")
+    func requestBeforeOpen() async throws {
+        let pair = WirePair(onGatewayRequest: echoHandler)
+        let address = try await pair.gateway.listen()
+        _ = try await pair.worker.connect(to: address)
+        let w = try #require(pair.workerSessionsNow.first)
+        if !w.isOpen {
+            #expect(throws: PeerWireError.notOpen) { try w.send(.jobAck(Array("{}".utf8))) }
+        }
+        let r = try await w.request(method: "POST", path: "/echo", body: [7])
+        #expect(r.body == [7])
+        await pair.shutdown()
+    }
+
     @Test("a request without an answer times out; a channel without a handler answers 404")
     func timeoutAndNoHandler() async throws {
         let pair = WirePair(onGatewayRequest: echoHandler)
