@@ -22,7 +22,8 @@ public final class PeerWireSession: PeerWireChannel, @unchecked Sendable, Custom
         public var maxPendingRequests = 256
         /// Most inbound requests being handled at once; more are answered 429 at once.
         public var maxConcurrentInboundRequests = 64
-        /// Largest message payload accepted (larger ones are dropped; a request gets 413).
+        /// Largest message payload accepted or sent (larger inbound ones are dropped and logged; a larger response
+        /// is replaced by a 500).
         public var maxMessageBytes = 16 << 20
 
         public init() {}
