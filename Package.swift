@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "Dispatcher", targets: ["Dispatcher"]),
         .library(name: "SwarmTransport", targets: ["SwarmTransport"]),
+        .library(name: "PeerWire", targets: ["PeerWire"]),
+        .library(name: "RelayHost", targets: ["RelayHost"]),
         .executable(name: "hypertuna-gateway", targets: ["GatewayApp"]),
     ],
     dependencies: [
@@ -94,6 +96,17 @@ let package = Package(
             ]
         ),
 
+        // The gateway <-> worker channel (`hypertuna-relay-v2`), shared by both sides (Docs/peer-wire.md).
+        .target(
+            name: "PeerWire",
+            dependencies: [
+                "PeerProtocol", "SwarmTransport", "CompactEncoding",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Websocket/HTTP front of the relay engine (Hummingbird 2).
         .target(
             name: "NostrRelayServer",
@@ -114,11 +127,25 @@ let package = Package(
             ]
         ),
 
+        // The gateway's peer plane: registration, peer sessions, replication serving, tokens, admin API, audit.
+        .target(
+            name: "RelayHost",
+            dependencies: [
+                "PeerWire", "PeerProtocol", "SwarmTransport", "TokenService", "Dispatcher", "Telemetry", "NostrRelay",
+                "NostrRelayServer", "HyperLog", "HyperCrypto", "LMDBKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
         // Executables.
         .executableTarget(
             name: "GatewayApp",
             dependencies: [
-                "HyperLog", "HyperTree", "HyperCrypto", "NostrRelay", "NostrRelayServer", "CJemalloc",
+                "HyperLog", "HyperTree", "HyperCrypto", "NostrRelay", "NostrRelayServer", "CJemalloc", "RelayHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -191,6 +218,24 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "PeerWireTests",
+            dependencies: ["PeerWire", "PeerProtocol", "SwarmTransport", "HyperCrypto", "CompactEncoding"]
+        ),
+        .testTarget(
+            name: "RelayHostTests",
+            dependencies: [
+                "RelayHost", "PeerWire", "PeerProtocol", "SwarmTransport", "TokenService", "Dispatcher", "NostrRelay",
+                "NostrRelayServer", "HyperLog", "HyperTree", "HyperCrypto", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

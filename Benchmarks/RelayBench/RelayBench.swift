@@ -79,7 +79,7 @@ struct RelayBench: AsyncParsableCommand {
                 environment: [
                     "PORT": "\(port)", "GATEWAY_HOST": "127.0.0.1", "GATEWAY_RELAY_STORAGE": "\(work)/gateway-\(store)",
                     "GATEWAY_RATELIMIT_ENABLED": "false", "GATEWAY_LOG_LEVEL": gatewayLogLevel,
-                    "GATEWAY_RELAY_STORE": store,
+                    "GATEWAY_RELAY_STORE": store, "GATEWAY_FEATURE_HYPERBEE_RELAY": "true", "GATEWAY_SWARM_PORT": "0",
                 ], port: port, log: "\(work)/gateway-\(store).log")
             do {
                 var r = try await measure(

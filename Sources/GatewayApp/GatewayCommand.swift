@@ -5,7 +5,7 @@ import ArgumentParser
 struct GatewayCommand: AsyncParsableCommand {
     /// Every subcommand; `serve` is the default.
     static let subcommandList: [any ParsableCommand.Type] = [
-        ServeCommand.self, ImportCommand.self, ExportCommand.self, LogCommand.self,
+        ServeCommand.self, ImportCommand.self, ExportCommand.self, LogCommand.self, AdminCommand.self,
     ]
 
     static let configuration = CommandConfiguration(

@@ -26,8 +26,11 @@ public enum GatewayKeyFile {
     }
 
     /// Creates the directory (0700) if needed, then loads the key pair or creates and stores a new one.
+    /// `fileName` names another key of the same format (the peer plane's `swarm.key`).
     /// - Returns: the key pair and whether it was created now.
-    public static func loadOrCreate(directory: String) throws -> (keyPair: Ed25519KeyPair, created: Bool) {
+    public static func loadOrCreate(directory: String, fileName: String = fileName) throws -> (
+        keyPair: Ed25519KeyPair, created: Bool
+    ) {
         let fm = FileManager.default
         do {
             try fm.createDirectory(

@@ -49,6 +49,20 @@ public final class RelayServerStatus: Sendable {
     func closed() { openConnections.withLock { $0 -= 1 } }
 }
 
+/// What to do with one websocket upgrade (see `RelayServer.makeApplication(authorizer:)`).
+public enum WebSocketAdmission: Sendable {
+    /// Serve the session with this frontend (the default one, or one bound to what the request presented).
+    case serve(any RelayFrontend)
+    /// Upgrade, then close at once with this code and reason (4403 for a bad token).
+    case close(code: UInt16, reason: String)
+}
+
+/// Decides a websocket upgrade from the request (path with query, headers) and the remote address.
+public typealias WebSocketAuthorizer = @Sendable (_ request: HTTPRequest, _ remoteAddress: String) -> WebSocketAdmission
+
+/// Extra HTTP routes the application adds beside the relay's own (the gateway's peer plane and admin API).
+public typealias RouteInstaller = @Sendable (Router<BasicRequestContext>) -> Void
+
 /// Builds the Hummingbird application that serves the relay: websocket upgrade and NIP-11 on `/`, `/health`,
 /// and Prometheus `/metrics`.
 public enum RelayServer {
@@ -66,9 +80,14 @@ public enum RelayServer {
         registry: PrometheusCollectorRegistry?,
         status: RelayServerStatus = RelayServerStatus(),
         logger: Logger,
-        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+        authorizer: WebSocketAuthorizer? = nil,
+        routes: RouteInstaller? = nil,
+        healthDetails: (@Sendable () -> String)? = nil
     ) -> some ApplicationProtocol {
-        let router = makeRouter(frontend: frontend, settings: settings, registry: registry, status: status)
+        let router = makeRouter(
+            frontend: frontend, settings: settings, registry: registry, status: status, routes: routes,
+            healthDetails: healthDetails)
         let sessionCounter = Gauge(label: "gateway_active_sessions")
         let inboundCounter = Counter(label: "gateway_relay_websocket_messages_total", dimensions: [("direction", "in")])
         let errorCounter = Counter(label: "gateway_relay_websocket_errors_total", dimensions: [("stage", "receive")])
@@ -84,7 +103,14 @@ public enum RelayServer {
         ) { request, channel, _ in
             guard request.path == "/" || request.path?.hasPrefix("/?") == true else { return .dontUpgrade }
             let remote = channel.remoteAddress?.ipAddress ?? "unknown"
+            let admission = authorizer?(request, remote) ?? .serve(frontend)
             return .upgrade([:]) { inbound, outbound, context in
+                guard case .serve(let frontend) = admission else {
+                    if case .close(let code, let reason) = admission {
+                        try? await outbound.close(.init(codeNumber: Int(code)), reason: reason)
+                    }
+                    return
+                }
                 let queue = ConnectionOutbound(capacity: capacity)
                 let session = frontend.openSession(remoteAddress: remote, outbound: queue)
                 status.opened()
@@ -141,7 +167,7 @@ public enum RelayServer {
     /// HTTP routes (shared with the tests).
     public static func makeRouter(
         frontend: any RelayFrontend, settings: RelayServerSettings, registry: PrometheusCollectorRegistry?,
-        status: RelayServerStatus
+        status: RelayServerStatus, routes: RouteInstaller? = nil, healthDetails: (@Sendable () -> String)? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/") { request, _ -> Response in
@@ -166,7 +192,9 @@ public enum RelayServer {
         }
         router.get("/health") { _, _ -> Response in
             let uptime = Int(Date().timeIntervalSince(status.startedAt))
-            let body = #"{"status":"ok","connections":\#(status.connections),"uptimeSeconds":\#(uptime)}"#
+            var body = #"{"status":"ok","connections":\#(status.connections),"uptimeSeconds":\#(uptime)"#
+            if let extra = healthDetails?(), !extra.isEmpty { body += "," + extra }
+            body += "}"
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: body)))
@@ -178,6 +206,7 @@ public enum RelayServer {
                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             }
         }
+        routes?(router)
         return router
     }
 }

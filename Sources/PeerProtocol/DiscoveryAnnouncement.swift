@@ -25,6 +25,15 @@ public struct DiscoveryAnnouncement: PeerPayload {
     public var defaultTokenTtl: Int
     /// Refresh window in seconds.
     public var tokenRefreshWindowSeconds: Int
+    /// Where the gateway's swarm endpoint listens (peers dial it and check its Noise static key). Optional so
+    /// announcements of older gateways still decode; signed when present.
+    public var swarm: SwarmEndpoint?
+    /// Dispatcher knobs the gateway applies; signed when present.
+    public var dispatcher: DispatcherPolicy?
+    /// Consecutive failed refreshes before quarantine (1...100); signed when present.
+    public var tokenQuarantineThreshold: Int?
+    /// Whether the gateway refuses replication and writes to peers without a valid token; signed when present.
+    public var tokenEnforcement: Bool?
     /// Ed25519 signature (hex, 64 bytes) over `signable`; empty before signing.
     public var signature: String
 
@@ -33,7 +42,9 @@ public struct DiscoveryAnnouncement: PeerPayload {
 
     public init(
         gatewayId: String, timestamp: UInt64, ttl: Int, publicUrl: String, wsUrl: String, relayKey: String,
-        relayDiscoveryKey: String, relayReplicationTopic: String, defaultTokenTtl: Int, tokenRefreshWindowSeconds: Int
+        relayDiscoveryKey: String, relayReplicationTopic: String, defaultTokenTtl: Int, tokenRefreshWindowSeconds: Int,
+        swarm: SwarmEndpoint? = nil, dispatcher: DispatcherPolicy? = nil, tokenQuarantineThreshold: Int? = nil,
+        tokenEnforcement: Bool? = nil
     ) {
         version = Self.supportedVersion
         self.gatewayId = gatewayId
@@ -46,6 +57,10 @@ public struct DiscoveryAnnouncement: PeerPayload {
         self.relayReplicationTopic = relayReplicationTopic
         self.defaultTokenTtl = defaultTokenTtl
         self.tokenRefreshWindowSeconds = tokenRefreshWindowSeconds
+        self.swarm = swarm
+        self.dispatcher = dispatcher
+        self.tokenQuarantineThreshold = tokenQuarantineThreshold
+        self.tokenEnforcement = tokenEnforcement
         signature = ""
     }
 
@@ -64,6 +79,31 @@ public struct DiscoveryAnnouncement: PeerPayload {
         w.append(relayReplicationTopic.lowercased())
         w.append(UInt64(clamping: defaultTokenTtl))
         w.append(UInt64(clamping: tokenRefreshWindowSeconds))
+        // Optional extensions, each behind a tag byte so an announcement without them signs as before.
+        if let swarm {
+            w.appendTag(1)
+            w.append(swarm.host)
+            w.append(UInt64(clamping: swarm.port))
+            w.append(swarm.swarmPublicKey.lowercased())
+        }
+        if let d = dispatcher {
+            w.appendTag(2)
+            w.append(UInt64(clamping: d.maxConcurrentJobsPerPeer))
+            w.append(d.inFlightWeight.bitPattern)
+            w.append(d.latencyWeight.bitPattern)
+            w.append(d.failureWeight.bitPattern)
+            w.append(UInt64(clamping: d.reassignOnLagBlocks))
+            w.append(UInt64(clamping: d.circuitBreakerThreshold))
+            w.append(UInt64(clamping: d.circuitBreakerTimeoutMs))
+        }
+        if let t = tokenQuarantineThreshold {
+            w.appendTag(3)
+            w.append(UInt64(clamping: t))
+        }
+        if let e = tokenEnforcement {
+            w.appendTag(4)
+            w.append(e ? 1 : 0)
+        }
         return w.bytes
     }
 
@@ -110,7 +150,37 @@ public struct DiscoveryAnnouncement: PeerPayload {
         try Check.range(
             tokenRefreshWindowSeconds, 1...max(1, defaultTokenTtl - 1),
             at: Check.join(path, "tokenRefreshWindowSeconds"))
+        if let swarm { try swarm.validate(at: Check.join(path, "swarm")) }
+        if let dispatcher { try dispatcher.validate(at: Check.join(path, "dispatcher")) }
+        if let t = tokenQuarantineThreshold {
+            try Check.range(t, 1...100, at: Check.join(path, "tokenQuarantineThreshold"))
+        }
         if !signature.isEmpty { try Check.hexKey(signature, bytes: 64, at: Check.join(path, "signature")) }
+    }
+}
+
+/// A swarm endpoint: TCP host and port, and the Noise static public key the peer must present there.
+public struct SwarmEndpoint: Codable, Sendable, Equatable, PayloadValidatable {
+    /// Host name or IP address, 1...253 bytes.
+    public var host: String
+    /// TCP port, 1...65535.
+    public var port: Int
+    /// Ed25519 swarm public key, hex (32 bytes); not the gateway key.
+    public var swarmPublicKey: String
+
+    public init(host: String, port: Int, swarmPublicKey: String) {
+        self.host = host
+        self.port = port
+        self.swarmPublicKey = swarmPublicKey
+    }
+
+    public func validate(at path: String) throws {
+        try Check.text(host, length: 1...253, at: Check.join(path, "host"))
+        if host.contains(where: { $0 == " " || $0 == "/" }) {
+            throw PayloadValidationError(path: Check.join(path, "host"), reason: "must be a host name or address")
+        }
+        try Check.range(port, 1...65_535, at: Check.join(path, "port"))
+        try Check.hexKey(swarmPublicKey, at: Check.join(path, "swarmPublicKey"))
     }
 }
 
@@ -123,6 +193,9 @@ public struct CanonicalWriter: Sendable {
 
     /// u64 little-endian.
     public mutating func append(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+
+    /// One tag byte (marks an optional section).
+    public mutating func appendTag(_ tag: UInt8) { bytes.append(tag) }
 
     /// u32-LE length then the UTF-8 bytes.
     public mutating func append(_ s: String) {

@@ -315,6 +315,38 @@ struct DiscoveryAnnouncementTests {
         try decoded.verify(nowMilliseconds: nowMs + 1000)
     }
 
+    @Test("the swarm address, dispatcher and token policy are signed and validated")
+    func extensions() throws {
+        var extended = unsigned
+        extended.swarm = SwarmEndpoint(host: "127.0.0.1", port: 4431, swarmPublicKey: keyA)
+        extended.dispatcher = DispatcherPolicy()
+        extended.tokenQuarantineThreshold = 5
+        extended.tokenEnforcement = true
+        let signed = extended.signed(by: gatewayKeyPair)
+        #expect(signed.signable != unsigned.signed(by: gatewayKeyPair).signable)
+        let decoded = try PayloadCodec.decode(DiscoveryAnnouncement.self, from: PayloadCodec.encode(signed))
+        try decoded.verify(nowMilliseconds: nowMs + 1000)
+        #expect(decoded.swarm?.port == 4431)
+        for mutate in [
+            { (a: inout DiscoveryAnnouncement) in a.swarm?.port = 4432 },
+            { (a: inout DiscoveryAnnouncement) in a.swarm?.swarmPublicKey = keyB },
+            { (a: inout DiscoveryAnnouncement) in a.dispatcher?.maxConcurrentJobsPerPeer = 9 },
+            { (a: inout DiscoveryAnnouncement) in a.tokenEnforcement = false },
+            { (a: inout DiscoveryAnnouncement) in a.swarm = nil },
+        ] {
+            var t = signed
+            mutate(&t)
+            #expect(throws: DiscoveryAnnouncement.VerificationError.badSignature) {
+                try t.verify(nowMilliseconds: nowMs)
+            }
+        }
+        var bad = signed
+        bad.swarm?.port = 0
+        #expect(throws: PayloadValidationError(path: "swarm.port", reason: "0 out of range 1...65535")) {
+            try PayloadCodec.encode(bad)
+        }
+    }
+
     @Test("tampering, expiry and future timestamps are refused")
     func refusals() throws {
         let signed = unsigned.signed(by: gatewayKeyPair)

@@ -40,6 +40,7 @@ class Gateway:
     def start(self, timeout: float = 30.0):
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         env.update({"PORT": str(self.port), "GATEWAY_HOST": "127.0.0.1", "GATEWAY_RELAY_STORAGE": self.data_dir})
+        env.update({"GATEWAY_FEATURE_HYPERBEE_RELAY": "true", "GATEWAY_SWARM_PORT": "0"})  # host the relay (issue 11)
         env.update(self.extra_env)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BINARY, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
