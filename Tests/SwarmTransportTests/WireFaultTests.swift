@@ -20,14 +20,14 @@ struct WireFaultTests {
         var readerPeer: ReplicationPeer { rRep.state.withLockedValue { Array($0.peers.values) }[0] }
         var writerPeer: ReplicationPeer { wRep.state.withLockedValue { Array($0.peers.values) }[0] }
 
-        static func make(writer: HyperLog, keyOnly: Bool) async throws -> Pair {
+        static func make(writer: HyperLog, keyOnly: Bool, live: Bool = true) async throws -> Pair {
             let reader =
                 keyOnly
                 ? try HyperLog.replica(in: MemoryLogStorage(), key: writer.key) : try makeReplica(of: writer)
             let wHub = ReplicationHub()
             let wRep = wHub.add(writer)
             let rHub = ReplicationHub()
-            let rRep = rHub.add(reader, requestTimeout: .seconds(5))
+            let rRep = rHub.add(reader, live: live, requestTimeout: .seconds(5))
             let w = replicatingNode(wHub)
             let r = replicatingNode(rHub)
             _ = try await r.connect(to: try await w.listen())
@@ -44,7 +44,7 @@ struct WireFaultTests {
     func manifestFromKeyOnly() async throws {
         let writer = try makeWriter(50)
         #expect(writer.identity.mode == .manifest)
-        let t = try await Pair.make(writer: writer, keyOnly: true)
+        let t = try await Pair.make(writer: writer, keyOnly: true, live: false)
         #expect(t.reader.identity.mode == .compat)  // no manifest yet
         #expect(await eventually { t.readerPeer.remoteHasManifest })
         #expect(t.rRep.needsManifest(from: t.readerPeer))
