@@ -100,7 +100,9 @@ public struct ProofRequest: Sendable, Hashable {
             if flags & 8 != 0 { q.upgrade = Upgrade(start: try r.uint(), length: try r.uint()) }
             q.manifest = flags & 16 != 0
             if flags & 32 != 0 { q.priority = try r.uint() }
-            guard r.isAtEnd || ignoringTrailingBytes else { throw CompactDecodingError.invalid("\(r.remaining) trailing bytes") }
+            guard r.isAtEnd || ignoringTrailingBytes else {
+                throw CompactDecodingError.invalid("\(r.remaining) trailing bytes")
+            }
             return (id, q)
         } catch let e as CompactDecodingError {
             throw HyperLogError.malformed("request: \(e)")
@@ -236,7 +238,9 @@ public struct Proof: Sendable, Hashable {
                     additionalNodes: try r.array(of: TreeNode.self), signature: try r.buffer())
             }
             if flags & 16 != 0 { p.manifest = try Manifest(from: &r) }
-            guard r.isAtEnd || ignoringTrailingBytes else { throw CompactDecodingError.invalid("\(r.remaining) trailing bytes") }
+            guard r.isAtEnd || ignoringTrailingBytes else {
+                throw CompactDecodingError.invalid("\(r.remaining) trailing bytes")
+            }
             return (request, p)
         } catch let e as CompactDecodingError {
             throw HyperLogError.malformed("data: \(e)")

@@ -143,7 +143,9 @@ extension ReplicationPeer {
             if r.wire.pendingAnswers.count > Self.maxPendingAnswers {
                 // Bound the queue: join the two closest neighbours (a superset of both answers).
                 let q = r.wire.pendingAnswers
-                let k = (1..<q.count).min { q[$0].lowerBound - q[$0 - 1].upperBound < q[$1].lowerBound - q[$1 - 1].upperBound }!
+                let k = (1..<q.count).min {
+                    q[$0].lowerBound - q[$0 - 1].upperBound < q[$1].lowerBound - q[$1 - 1].upperBound
+                }!
                 r.wire.pendingAnswers[k - 1] = q[k - 1].lowerBound..<q[k].upperBound
                 r.wire.pendingAnswers.remove(at: k)
             }
@@ -173,7 +175,8 @@ extension ReplicationPeer {
                     return nil
                 }
                 // This segment's part now; the rest stays queued.
-                let segmentEnd = (first.lowerBound / Self.segmentBits + 1).multipliedReportingOverflow(by: Self.segmentBits)
+                let segmentEnd = (first.lowerBound / Self.segmentBits + 1).multipliedReportingOverflow(
+                    by: Self.segmentBits)
                 let end = segmentEnd.overflow ? first.upperBound : min(first.upperBound, segmentEnd.partialValue)
                 if end >= first.upperBound {
                     r.wire.pendingAnswers.removeFirst()

@@ -45,7 +45,9 @@ private func localhost(_ port: Int) -> PeerAddress { PeerAddress(host: "127.0.0.
     "JavaScript Hypercore interop (hypercore 10.38.2, hyperbee 2.21.3, secret-stream 6.9.1)", .serialized,
     .enabled(if: JSPeer.available, "\(JSPeer.unavailableReason ?? "")"), .timeLimit(.minutes(5)))
 struct InteropTests {
-    @Test("Swift writer -> JS reader: key only, update, sparse get, full download with audit, live appends", arguments: [SigningMode.compat, .manifest])
+    @Test(
+        "Swift writer -> JS reader: key only, update, sparse get, full download with audit, live appends",
+        arguments: [SigningMode.compat, .manifest])
     func swiftWriterJSReader(mode: SigningMode) async throws {
         let writer = try swiftWriter(300, mode: mode)
         let hub = ReplicationHub()
@@ -76,7 +78,9 @@ struct InteropTests {
         }
     }
 
-    @Test("JS writer -> Swift reader: key only, update, sparse get, full download, verify, live appends", arguments: [true, false])
+    @Test(
+        "JS writer -> Swift reader: key only, update, sparse get, full download, verify, live appends",
+        arguments: [true, false])
     func jsWriterSwiftReader(compat: Bool) async throws {
         try await withJSPeers(["js-writer"]) { js in
             let writer = js[0]
@@ -126,7 +130,10 @@ struct InteropTests {
             #expect(try await reader.call("update").int("length") == Int(log.length))
             try await reader.call("beeOpen")
             let got = try await reader.call("beeGet", ["keys": ["key-0000", "key-0100", "key-0199", "nope"]])
-            #expect((got["values"] as? [Any])?.map { $0 as? String } == ["value-of-key-0000", nil, "value-of-key-0199", nil])
+            #expect(
+                (got["values"] as? [Any])?.map { $0 as? String } == [
+                    "value-of-key-0000", nil, "value-of-key-0199", nil,
+                ])
             let range = try await reader.call("beeRange", ["gte": "key-0095", "lt": "key-0105"])
             let expected = (95..<105).filter { $0 != 100 }.map { String(format: "key-%04d", $0) }
             #expect((range["entries"] as? [[String]])?.map { $0[0] } == expected)
@@ -156,7 +163,8 @@ struct InteropTests {
             let entries = try await remoteTree.range(
                 RangeOptions(gte: Array("js-0040".utf8), lt: Array("js-0045".utf8))
             ).collect()
-            #expect(entries.map { String(decoding: $0.key, as: UTF8.self) } == ["js-0040", "js-0041", "js-0043", "js-0044"])
+            #expect(
+                entries.map { String(decoding: $0.key, as: UTF8.self) } == ["js-0040", "js-0041", "js-0043", "js-0044"])
             let last = try await remoteTree.range(RangeOptions(reverse: true, limit: 2)).collect()
             #expect(last.map { String(decoding: $0.key, as: UTF8.self) } == ["js-0299", "js-0298"])
             // Sparse: the reader fetched only the blocks those reads touched.
@@ -165,7 +173,9 @@ struct InteropTests {
         }
     }
 
-    @Test("a JS peer that sends a tampered block, node or signature is refused and dropped", arguments: ["block", "node", "signature"])
+    @Test(
+        "a JS peer that sends a tampered block, node or signature is refused and dropped",
+        arguments: ["block", "node", "signature"])
     func tamperedPeerIsDropped(mode: String) async throws {
         try await withJSPeers(["js-liar"]) { js in
             let liar = js[0]
@@ -276,7 +286,9 @@ struct InteropTests {
             for i in far {
                 #expect(try await reader.call("get", ["index": i, "timeout": 15_000]).string("value") == "\(i)")
             }
-            let toReader = hRep.state.withLockedValue { Array($0.peers.values) }.filter { $0.wantState.wantsAnswered > 0 }
+            let toReader = hRep.state.withLockedValue { Array($0.peers.values) }.filter {
+                $0.wantState.wantsAnswered > 0
+            }
             #expect(toReader.count == 1)
             #expect(toReader.first.map(\.wantState.bitfieldsSent) == 2)  // one message per segment
 

@@ -28,7 +28,9 @@ final class JSPeer: @unchecked Sendable {
     /// `$HYPERTUNA_NODE`, else `node` or `nodejs` on PATH.
     static let nodePath: String? = {
         let env = ProcessInfo.processInfo.environment
-        if let n = env["HYPERTUNA_NODE"], !n.isEmpty { return FileManager.default.isExecutableFile(atPath: n) ? n : nil }
+        if let n = env["HYPERTUNA_NODE"], !n.isEmpty {
+            return FileManager.default.isExecutableFile(atPath: n) ? n : nil
+        }
         for dir in (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             for name in ["node", "nodejs"] {
                 let p = "\(dir)/\(name)"

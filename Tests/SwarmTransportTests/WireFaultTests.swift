@@ -107,7 +107,9 @@ struct WireFaultTests {
         let (id, back) = try ProofRequest.decodeRequestMessage(
             q.encodeRequestMessage(id: 7) + extra, ignoringTrailingBytes: true)
         #expect(id == 7 && back == q)
-        #expect(throws: HyperLogError.self) { try ProofRequest.decodeRequestMessage(q.encodeRequestMessage(id: 7) + extra) }
+        #expect(throws: HyperLogError.self) {
+            try ProofRequest.decodeRequestMessage(q.encodeRequestMessage(id: 7) + extra)
+        }
         let p = Proof(fork: 0, block: .init(index: 1, value: [1, 2], nodes: []))
         let (pid, pback) = try Proof.decodeDataMessage(
             p.encodeDataMessage(request: 3) + extra, from: 0, ignoringTrailingBytes: true)
@@ -181,6 +183,7 @@ struct WireFaultTests {
         // The largest message is one segment: 64 pages.
         var full = Bitfield()
         full.setRange(0, seg, true)
-        #expect(ReplicationPeer.segmentAnswer(full, 0..<seg)!.bitfield.count == ReplicationPeer.maxPagesPerBitfield * 1024)
+        #expect(
+            ReplicationPeer.segmentAnswer(full, 0..<seg)!.bitfield.count == ReplicationPeer.maxPagesPerBitfield * 1024)
     }
 }

@@ -25,7 +25,8 @@ public enum Vectors {
         public var description: String {
             switch self {
             case .missing(let p):
-                return "vector file not found at \(p) (checked in at Tests/Fixtures/vectors; HYPERTUNA_VECTORS overrides)"
+                return
+                    "vector file not found at \(p) (checked in at Tests/Fixtures/vectors; HYPERTUNA_VECTORS overrides)"
             case .notJSONObject(let p): return "vector file \(p) is not a JSON object"
             }
         }
