@@ -139,21 +139,26 @@ extension ReplicationPeer {
             return
         }
         let start = remote.withLockedValue { r -> Bool in
-            r.wire.pendingAnswers = Self.merge(r.wire.pendingAnswers, answered)
-            if r.wire.pendingAnswers.count > Self.maxPendingAnswers {
-                // Bound the queue: join the two closest neighbours (a superset of both answers).
-                let q = r.wire.pendingAnswers
-                let k = (1..<q.count).min {
-                    q[$0].lowerBound - q[$0 - 1].upperBound < q[$1].lowerBound - q[$1 - 1].upperBound
-                }!
-                r.wire.pendingAnswers[k - 1] = q[k - 1].lowerBound..<q[k].upperBound
-                r.wire.pendingAnswers.remove(at: k)
-            }
+            r.wire.pendingAnswers = Self.enqueue(r.wire.pendingAnswers, answered)
             if r.wire.answering { return false }
             r.wire.answering = true
             return true
         }
         if start { onLoop { [self] _ in sendPendingAnswers() } }
+    }
+
+    /// Adds `range` to the sorted, disjoint queue of ranges still to answer, merging overlaps; past
+    /// `maxPendingAnswers` ranges the two closest neighbours are joined (the answer covers a little more, never less).
+    static func enqueue(_ queue: [Range<UInt64>], _ range: Range<UInt64>) -> [Range<UInt64>] {
+        var q = merge(queue, range)
+        while q.count > maxPendingAnswers {
+            let k = (1..<q.count).min {
+                q[$0].lowerBound - q[$0 - 1].upperBound < q[$1].lowerBound - q[$1 - 1].upperBound
+            }!
+            q[k - 1] = q[k - 1].lowerBound..<q[k].upperBound
+            q.remove(at: k)
+        }
+        return q
     }
 
     /// Sends queued want answers, one segment message at a time while the outbound buffer has room; resumes when it

@@ -160,6 +160,22 @@ struct WireFaultTests {
         await t.shutdown()
     }
 
+    @Test("queued want answers are merged and bounded without dropping any wanted block")
+    func answerQueueBound() {
+        var q: [Range<UInt64>] = []
+        let cap = ReplicationPeer.maxPendingAnswers
+        // Disjoint wants, the gap before the last one the smallest.
+        for i in 0..<UInt64(cap) { q = ReplicationPeer.enqueue(q, (i * 1_000)..<(i * 1_000 + 10)) }
+        #expect(q.count == cap)
+        q = ReplicationPeer.enqueue(q, 63_015..<63_020)  // 5 blocks after the last: the closest pair is joined
+        #expect(q.count == cap)
+        #expect(q.last == 63_000..<63_020)
+        for i in 0..<UInt64(cap) { #expect(q.contains { $0.contains(i * 1_000) && $0.contains(i * 1_000 + 9) }) }
+        // Overlapping and adjacent wants merge.
+        #expect(ReplicationPeer.enqueue([0..<10, 20..<30], 5..<25) == [0..<30])
+        #expect(ReplicationPeer.enqueue([0..<10], 10..<12) == [0..<12])
+    }
+
     @Test("a whole-segment want is answered over the whole segment, one message per segment, skipping empty ones")
     func segmentAnswers() {
         let seg = ReplicationPeer.segmentBits
