@@ -191,8 +191,11 @@ extension ReplicationPeer {
                 return first.lowerBound..<end
             }
             guard let part = next else { return }
-            let answer = part.upperBound <= log.length ? part : part.lowerBound..<min(part.upperBound, log.length)
-            guard !answer.isEmpty, let m = Self.segmentAnswer(log.bitfield, answer) else { continue }
+            // The log may have shrunk (truncated) since the want was queued.
+            let end = min(part.upperBound, log.length)
+            guard end > part.lowerBound, let m = Self.segmentAnswer(log.bitfield, part.lowerBound..<end) else {
+                continue
+            }
             remote.withLockedValue { $0.wire.bitfieldsSent += 1 }
             channel?.send(type: Wire.MessageType.bitfield.rawValue, m.compactEncoded)
         }
