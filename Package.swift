@@ -220,6 +220,14 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Swift <-> real JavaScript Hypercore peers (node + ../shared/js-holepunch; skipped when absent).
+        .testTarget(
+            name: "InteropTests",
+            dependencies: [
+                "SwarmTransport", "HyperCrypto", "HyperLog", "HyperTree",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "PeerWireTests",
             dependencies: ["PeerWire", "PeerProtocol", "SwarmTransport", "HyperCrypto", "CompactEncoding"]

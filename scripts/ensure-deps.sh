@@ -10,6 +10,11 @@ if [ "${HYPERTUNA_PYTHON:-0}" = 1 ]; then
     command -v python3 >/dev/null 2>&1 || need+=(python3)
     python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi
+# The JavaScript interop suite (Tests/InteropTests) runs when the Holepunch tree is beside the clone: it needs node.
+js_tree="${HYPERTUNA_JS_HOLEPUNCH:-$(cd "$(dirname "$0")/.." && pwd)/../shared/js-holepunch}"
+if [ -d "$js_tree/node_modules" ] && [ -z "${HYPERTUNA_NODE:-}" ]; then
+    command -v node >/dev/null 2>&1 || command -v nodejs >/dev/null 2>&1 || need+=(nodejs)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "ensure-deps: installing ${need[*]}" >&2
     SUDO=""

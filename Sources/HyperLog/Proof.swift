@@ -84,8 +84,11 @@ public struct ProofRequest: Sendable, Hashable {
         return w.bytes
     }
 
-    /// Decodes `wire.request` bytes (trailing bytes are an error).
-    public static func decodeRequestMessage(_ bytes: [UInt8]) throws -> (id: UInt64, request: ProofRequest) {
+    /// Decodes `wire.request` bytes. Trailing bytes are an error unless `ignoringTrailingBytes` (a peer on the wire
+    /// must skip optional fields a newer Hypercore appends).
+    public static func decodeRequestMessage(_ bytes: [UInt8], ignoringTrailingBytes: Bool = false) throws -> (
+        id: UInt64, request: ProofRequest
+    ) {
         do {
             var r = CompactReader(bytes)
             let flags = try r.uint()
@@ -97,7 +100,9 @@ public struct ProofRequest: Sendable, Hashable {
             if flags & 8 != 0 { q.upgrade = Upgrade(start: try r.uint(), length: try r.uint()) }
             q.manifest = flags & 16 != 0
             if flags & 32 != 0 { q.priority = try r.uint() }
-            guard r.isAtEnd else { throw CompactDecodingError.invalid("\(r.remaining) trailing bytes") }
+            guard r.isAtEnd || ignoringTrailingBytes else {
+                throw CompactDecodingError.invalid("\(r.remaining) trailing bytes")
+            }
             return (id, q)
         } catch let e as CompactDecodingError {
             throw HyperLogError.malformed("request: \(e)")
@@ -212,7 +217,10 @@ public struct Proof: Sendable, Hashable {
 
     /// `decodeDataMessage(_:)` for a message that starts at `bytes[offset]` (a transport frame with its header in
     /// front), so the message is not copied out of the frame first. Only the block value is copied.
-    public static func decodeDataMessage(_ bytes: [UInt8], from offset: Int) throws -> (request: UInt64, proof: Proof) {
+    /// `ignoringTrailingBytes`: see `ProofRequest.decodeRequestMessage`.
+    public static func decodeDataMessage(_ bytes: [UInt8], from offset: Int, ignoringTrailingBytes: Bool = false) throws
+        -> (request: UInt64, proof: Proof)
+    {
         guard offset >= 0, offset <= bytes.count else { throw HyperLogError.malformed("data: offset out of range") }
         do {
             var r = CompactReader(bytes, start: offset)
@@ -230,7 +238,9 @@ public struct Proof: Sendable, Hashable {
                     additionalNodes: try r.array(of: TreeNode.self), signature: try r.buffer())
             }
             if flags & 16 != 0 { p.manifest = try Manifest(from: &r) }
-            guard r.isAtEnd else { throw CompactDecodingError.invalid("\(r.remaining) trailing bytes") }
+            guard r.isAtEnd || ignoringTrailingBytes else {
+                throw CompactDecodingError.invalid("\(r.remaining) trailing bytes")
+            }
             return (request, p)
         } catch let e as CompactDecodingError {
             throw HyperLogError.malformed("data: \(e)")

@@ -19,6 +19,8 @@ final class ReplicationPeer: @unchecked Sendable {
         var length: UInt64 = 0
         var fork: UInt64 = 0
         var uploading = false
+        /// The remote holds the log's manifest and is not in compat mode (sync `hasManifest`).
+        var hasManifest = false
         /// Ranges the remote said it has (from `range` and `bitfield` messages), plus everything below
         /// `contiguous` when it is a writer.
         var ranges: [Range<UInt64>] = []
@@ -40,6 +42,8 @@ final class ReplicationPeer: @unchecked Sendable {
 
     var isOpen: Bool { remote.withLockedValue { $0.open } }
     var remoteLength: UInt64 { remote.withLockedValue { $0.length } }
+    /// Whether the remote said it holds the manifest (then requests ask for it while we have none).
+    var remoteHasManifest: Bool { remote.withLockedValue { $0.hasManifest } }
     /// True while the remote's first sync has not arrived (the channel may still be opening).
     var awaitingSync: Bool { remote.withLockedValue { !$0.synced } }
 
@@ -58,7 +62,7 @@ final class ReplicationPeer: @unchecked Sendable {
     // MARK: channel events (on the event loop)
 
     func onOpen(handshake: [UInt8]) {
-        guard let hs = try? WireHandshake(compactEncoded: handshake) else {
+        guard let hs = try? Wire.decode(WireHandshake.self, handshake) else {
             fail("malformed replication handshake")
             return
         }
@@ -93,33 +97,78 @@ final class ReplicationPeer: @unchecked Sendable {
     func onMessage(type: UInt64, payload: [UInt8]) {
         do {
             switch Wire.MessageType(rawValue: type) {
-            case .sync: try onSync(SyncMessage(compactEncoded: payload))
+            // Every body is decoded leniently (`Wire.decode`): unknown trailing fields are ignored.
+            case .sync: try onSync(Wire.decode(SyncMessage.self, payload))
             case .request: try onRequest(payload)
-            case .cancel: break  // requests are answered synchronously, nothing to cancel
+            case .cancel: _ = try Wire.decode(RequestRef.self, payload)  // answered synchronously: nothing to cancel
             case .data: try onData(payload, offset: 0)
-            case .noData: try onNoData(RequestRef(compactEncoded: payload))
-            case .want: onWant(try RangeRef(compactEncoded: payload))
-            case .unwant: onUnwant(try RangeRef(compactEncoded: payload))
-            case .bitfield: try onBitfield(BitfieldMessage(compactEncoded: payload))
-            case .range:
-                let m = try RangeMessage(compactEncoded: payload)
-                guard m.start <= UInt64.max - m.length else { throw ProtocolViolation("range overflows") }
-                remote.withLockedValue { r in
-                    let rg = m.start..<(m.start + m.length)
-                    if m.drop {
-                        r.ranges.removeAll { $0.overlaps(rg) }
-                    } else {
-                        r.ranges = Self.merge(r.ranges, rg)
-                        if r.ranges.count > 4096 { r.ranges.removeFirst(r.ranges.count - 4096) }
-                    }
-                }
-                replicator.peersChanged()
+            case .noData: try onNoData(Wire.decode(NoDataMessage.self, payload))
+            case .want: onWant(try Wire.decode(RangeRef.self, payload))
+            case .unwant: onUnwant(try Wire.decode(RangeRef.self, payload))
+            case .bitfield: try onBitfield(Wire.decode(BitfieldMessage.self, payload))
+            case .range: try onRange(Wire.decode(RangeMessage.self, payload))
             case .extension, .none: break  // unknown or extension messages are ignored
             }
         } catch let e as ProtocolViolation {
             fail(e.reason)
         } catch {
             fail("malformed \(Wire.MessageType(rawValue: type).map { "\($0)" } ?? "type \(type)") message: \(error)")
+        }
+    }
+
+    /// A `range` message: the remote now has (or, with `drop`, no longer has) exactly these blocks. A drop clears
+    /// only the dropped blocks from what the remote announced, in both its ranges and its bitfield pages.
+    private func onRange(_ m: RangeMessage) throws {
+        guard m.start <= UInt64.max - m.length else { throw ProtocolViolation("range overflows") }
+        let rg = m.start..<(m.start + m.length)
+        remote.withLockedValue { r in
+            if m.drop {
+                r.ranges = Self.subtract(r.ranges, rg)
+                Self.clearBits(&r.bitfield, rg)
+            } else {
+                r.ranges = Self.merge(r.ranges, rg)
+                if r.ranges.count > 4096 { r.ranges.removeFirst(r.ranges.count - 4096) }
+            }
+        }
+        if !m.drop { replicator.peersChanged() }
+    }
+
+    /// Removes `cut` from sorted, disjoint `ranges`, keeping the parts on either side of it.
+    static func subtract(_ ranges: [Range<UInt64>], _ cut: Range<UInt64>) -> [Range<UInt64>] {
+        guard !cut.isEmpty else { return ranges }
+        var out: [Range<UInt64>] = []
+        out.reserveCapacity(ranges.count + 1)
+        for r in ranges {
+            guard r.overlaps(cut) else {
+                out.append(r)
+                continue
+            }
+            if r.lowerBound < cut.lowerBound { out.append(r.lowerBound..<cut.lowerBound) }
+            if cut.upperBound < r.upperBound { out.append(cut.upperBound..<r.upperBound) }
+        }
+        return out
+    }
+
+    /// Clears the bits of `cut` in remote bitfield pages (pages left empty are dropped).
+    static func clearBits(_ pages: inout [UInt64: [UInt32]], _ cut: Range<UInt64>) {
+        guard !cut.isEmpty, !pages.isEmpty else { return }
+        let first = cut.lowerBound / Bitfield.pageBits
+        let last = (cut.upperBound - 1) / Bitfield.pageBits
+        // Visit only pages we hold (a drop may span far more pages than the remote ever announced).
+        for page in pages.keys where page >= first && page <= last {
+            guard var words = pages[page] else { continue }
+            let base = page * Bitfield.pageBits
+            let lo = Int(max(cut.lowerBound, base) - base)
+            let hi = Int(min(cut.upperBound, base + Bitfield.pageBits) - base)
+            var bit = lo
+            while bit < hi {
+                let inWord = bit & 31
+                let count = min(32 - inWord, hi - bit)
+                let mask: UInt32 = (count == 32 ? ~0 : ((1 << UInt32(count)) - 1)) << UInt32(inWord)
+                if bit >> 5 < words.count { words[bit >> 5] &= ~mask }
+                bit += count
+            }
+            pages[page] = words.contains { $0 != 0 } ? words : nil
         }
     }
 
@@ -155,6 +204,7 @@ final class ReplicationPeer: @unchecked Sendable {
             r.length = m.length
             r.fork = m.fork
             r.uploading = m.uploading
+            r.hasManifest = m.hasManifest
             return grew
         }
         replicator.peersChanged()
@@ -162,12 +212,20 @@ final class ReplicationPeer: @unchecked Sendable {
     }
 
     private func onRequest(_ payload: [UInt8]) throws {
-        let (id, request) = try ProofRequest.decodeRequestMessage(payload)
+        let (id, request) = try ProofRequest.decodeRequestMessage(payload, ignoringTrailingBytes: true)
+        let identity = log.identity
         do {
             let proof = try log.proof(for: request)
             channel?.send(type: Wire.MessageType.data.rawValue, proof.encodeDataMessage(request: id))
         } catch {
-            send(.noData, RequestRef(request: id))
+            // Nothing to prove (e.g. a request for the manifest alone, sent while our length is 0): like Hypercore,
+            // answer with the manifest when it was asked for and we hold one.
+            if request.manifest && identity.mode == .manifest {
+                let proof = Proof(fork: log.fork, manifest: identity.manifest)
+                channel?.send(type: Wire.MessageType.data.rawValue, proof.encodeDataMessage(request: id))
+                return
+            }
+            send(.noData, NoDataMessage(request: id))
         }
     }
 
@@ -191,7 +249,7 @@ final class ReplicationPeer: @unchecked Sendable {
     private let inbox = NIOLockedValueBox(Inbox())
 
     private func onData(_ frame: [UInt8], offset: Int) throws {
-        let (id, proof) = try Proof.decodeDataMessage(frame, from: offset)
+        let (id, proof) = try Proof.decodeDataMessage(frame, from: offset, ignoringTrailingBytes: true)
         guard let pending = replicator.pendingRequest(id, from: self) else { return }  // late or cancelled: ignore
         if !pending.apply {
             _ = replicator.complete(request: id, from: self, with: .success(proof))
@@ -271,7 +329,7 @@ final class ReplicationPeer: @unchecked Sendable {
         }
     }
 
-    private func onNoData(_ m: RequestRef) throws {
+    private func onNoData(_ m: NoDataMessage) throws {
         _ = replicator.complete(
             request: m.request, from: self,
             with: .failure(ReplicationError.peerFailed("peer has no data for request \(m.request)")))
@@ -294,9 +352,11 @@ final class ReplicationPeer: @unchecked Sendable {
     }
 
     func sendSync() {
+        // `hasManifest` as Hypercore sets it: we hold a manifest and are not in compat mode. A reader that knows only
+        // the key then asks for the manifest with its first request, without which it cannot verify a signature.
         let m = SyncMessage(
             fork: log.fork, length: log.length, remoteLength: remoteLength, canUpgrade: true, uploading: true,
-            downloading: !log.isWritable)
+            downloading: !log.isWritable, hasManifest: log.identity.mode == .manifest)
         let have = log.isWritable ? log.length : log.contiguousLength
         let sync = m.compactEncoded
         let range = RangeMessage(start: 0, length: have).compactEncoded

@@ -256,7 +256,7 @@ public final class Replicator: Sendable {
                 case peer(ReplicationPeer)
                 case wait(UInt64)
                 case announce
-                case want([ReplicationPeer], page: UInt64, seen: UInt64)
+                case want([ReplicationPeer], segment: UInt64, seen: UInt64)
                 case none
             }
             let choice: Choice = state.withLockedValue { s in
@@ -266,14 +266,14 @@ public final class Replicator: Sendable {
                         && (block.map { p.remoteHas($0) } ?? true)
                 }
                 if candidates.isEmpty {
-                    // A sparse peer may hold it: ask peers long enough for their bitfield of its page (bounded).
+                    // A sparse peer may hold it: ask peers long enough for their bitfield of its segment (bounded).
                     if let block, ContinuousClock.now < announceDeadline {
-                        let page = block / Bitfield.pageBits
+                        let segment = block / ReplicationPeer.segmentBits
                         let askable = s.peers.values.filter { p in
                             p.isOpen && !excluding.contains(ObjectIdentifier(p)) && p.remoteLength > block
-                                && !p.pageAnswered(page)
+                                && !p.segmentAnswered(segment)
                         }
-                        if !askable.isEmpty { return .want(askable, page: page, seen: s.generation) }
+                        if !askable.isEmpty { return .want(askable, segment: segment, seen: s.generation) }
                     }
                     // A peer that has not announced itself yet may still have it.
                     return s.peers.values.contains { $0.awaitingSync } ? .announce : .none
@@ -297,8 +297,8 @@ public final class Replicator: Sendable {
                     throw ReplicationError.noPeerHas(index: block ?? minLength)
                 }
                 try await Task.sleep(for: .milliseconds(5))
-            case .want(let peers, let page, let seen):
-                for p in peers { p.want(page: page) }  // sent once per page
+            case .want(let peers, let segment, let seen):
+                for p in peers { p.want(segment: segment) }  // sent once per segment
                 // Woken by a bitfield, range, sync or closed peer (`peersChanged` / `peerClosed`), or at the deadline.
                 let deadline = Task { [weak self] in
                     try? await Task.sleep(until: announceDeadline, clock: .continuous)
@@ -403,7 +403,8 @@ public final class Replicator: Sendable {
                     guard best > length else { return }
                     let peer = try await acquirePeer(block: nil, minLength: best, excluding: tried)
                     let request = ProofRequest(
-                        fork: log.fork, upgrade: .init(start: length, length: best - length), manifest: true)
+                        fork: log.fork, upgrade: .init(start: length, length: best - length),
+                        manifest: needsManifest(from: peer))
                     do {
                         let proof = try await send(request, to: peer)
                         _ = proof
@@ -418,6 +419,12 @@ public final class Replicator: Sendable {
         }
         try await task.value
         return log.length
+    }
+
+    /// Whether a request to `peer` asks for the manifest: as Hypercore does, when we hold none (a replica opened from
+    /// the key alone) and the peer said it has one (sync `hasManifest`).
+    func needsManifest(from peer: ReplicationPeer) -> Bool {
+        log.identity.mode == .compat && peer.remoteHasManifest
     }
 
     /// The block at `index`: from local storage, or fetched from a peer with just the proof nodes we lack.
@@ -444,7 +451,8 @@ public final class Replicator: Sendable {
                 throw tried.isEmpty ? error : lastError
             }
             let request = ProofRequest(
-                fork: log.fork, block: .init(index: index, nodes: try log.missingNodes(index)))
+                fork: log.fork, block: .init(index: index, nodes: try log.missingNodes(index)),
+                manifest: needsManifest(from: peer))
             do {
                 _ = try await send(request, to: peer)
                 if log.has(index) { return }

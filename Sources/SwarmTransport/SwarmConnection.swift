@@ -78,6 +78,30 @@ public final class SwarmConnection: @unchecked Sendable, CustomStringConvertible
 
     public var isActive: Bool { channel.isActive }
 
+    /// Whether the outbound buffer is below its high watermark (NIO channel writability).
+    var isWritable: Bool { channel.isWritable }
+
+    /// Run once the connection is writable again; on the event loop only (`writabilityChanged` drains them).
+    private var writableWaiters: [() -> Void] = []
+
+    /// Runs `body` now if the outbound buffer has room, else when it drains (never if the connection closes first).
+    /// On the event loop only. Lets large answers be sent piece by piece without queueing them all in memory.
+    func whenWritable(_ body: @escaping () -> Void) {
+        eventLoop.preconditionInEventLoop()
+        if channel.isWritable { body() } else { writableWaiters.append(body) }
+    }
+
+    /// The connection closed: forget pending sends (on the event loop).
+    func dropWritableWaiters() { writableWaiters = [] }
+
+    /// Called by the handler when the channel's writability changed (on the event loop).
+    func writabilityChanged() {
+        guard channel.isWritable, !writableWaiters.isEmpty else { return }
+        let waiters = writableWaiters
+        writableWaiters = []
+        for w in waiters { w() }
+    }
+
     /// Opens a channel and exposes it as an async event stream (convenience for tasks that are not on the loop).
     public func openStream(protocol name: String, id: [UInt8]? = nil, handshake: [UInt8] = []) async throws
         -> ChannelStream
@@ -226,6 +250,7 @@ final class MuxHandler: ChannelInboundHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
         if context.channel.isWritable { context.read() }
+        connection?.writabilityChanged()
         context.fireChannelWritabilityChanged()
     }
 
@@ -249,6 +274,7 @@ final class MuxHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let conn = connection {
+            conn.dropWritableWaiters()
             conn.mux?.shutdown()
             onClosed(conn)
         }

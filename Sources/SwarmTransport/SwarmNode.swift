@@ -163,6 +163,8 @@ public final class SwarmNode: Sendable {
                 channel.pipeline.fireChannelActive()
             }.get()
         } catch {
+            // The channel closed before its handlers were added: nobody else completes the promise.
+            promise.fail(error)
             channel.close(promise: nil)
             throw error
         }

@@ -12,6 +12,14 @@ public enum Wire {
         case sync = 0, request, cancel, data, noData, want, unwant, bitfield, range, `extension`
     }
 
+    /// Decodes a message body, ignoring bytes after the fields we know: newer Hypercore versions append optional
+    /// fields (Hypercore 11: noData `reason`, want/unwant `any`) and read them only when bytes remain, so a peer must
+    /// accept a message with trailing fields it does not know. A truncated body still throws.
+    public static func decode<M: CompactDecodable>(_ type: M.Type, _ bytes: [UInt8]) throws -> M {
+        var r = CompactReader(bytes)
+        return try M(from: &r)
+    }
+
     /// Hypercore's replication capability: BLAKE2b-256(REPLICATE_{INITIATOR,RESPONDER} || key, key: handshakeHash).
     /// The channel id of a log's replication is its discovery key (`HypercoreCrypto.discoveryKey`).
     public static func capability(isInitiator: Bool, key: [UInt8], handshakeHash: [UInt8]) -> [UInt8] {
@@ -93,7 +101,7 @@ public struct SyncMessage: Sendable, Equatable, CompactCodable {
 // `request` and `data` bodies are HyperLog's `ProofRequest.encodeRequestMessage` / `Proof.encodeDataMessage`:
 // one codec for the proofs the log builds and verifies.
 
-/// A request id, used by cancel and noData.
+/// A request id, used by cancel.
 public struct RequestRef: Sendable, Equatable, CompactCodable {
     public var request: UInt64
     public init(request: UInt64) { self.request = request }
@@ -101,21 +109,52 @@ public struct RequestRef: Sendable, Equatable, CompactCodable {
     public init(from r: inout CompactReader) throws { request = try r.uint() }
 }
 
-/// want / unwant: a range of blocks.
+/// noData: the sender cannot answer a request. Hypercore 11 (since 11.13) appends a flags uint and, when its bit 0
+/// is set, a `reason` (1: not available, 2: invalid request); both are read only when bytes remain.
+public struct NoDataMessage: Sendable, Equatable, CompactCodable {
+    public var request: UInt64
+    /// 0 when the sender gave none (Hypercore 10 never does).
+    public var reason: UInt64
+    public init(request: UInt64, reason: UInt64 = 0) {
+        self.request = request
+        self.reason = reason
+    }
+    public func encode(to w: inout CompactWriter) {
+        w.uint(request)
+        // Without a reason, the Hypercore 10 form (no flags), which every version reads.
+        if reason != 0 {
+            w.uint(1)
+            w.uint(reason)
+        }
+    }
+    public init(from r: inout CompactReader) throws {
+        request = try r.uint()
+        let flags = r.isAtEnd ? 0 : try r.uint()
+        reason = flags & 1 != 0 ? try r.uint() : 0
+    }
+}
+
+/// want / unwant: a range of blocks. Hypercore 11 (since 11.23) appends a flags uint when it is not zero; bit 0 is
+/// `any` (the sender needs any one block of the range, answered with a single `range`).
 public struct RangeRef: Sendable, Equatable, CompactCodable {
     public var start: UInt64
     public var length: UInt64
-    public init(start: UInt64, length: UInt64) {
+    public var any: Bool
+    public init(start: UInt64, length: UInt64, any: Bool = false) {
         self.start = start
         self.length = length
+        self.any = any
     }
     public func encode(to w: inout CompactWriter) {
         w.uint(start)
         w.uint(length)
+        if any { w.uint(1) }
     }
     public init(from r: inout CompactReader) throws {
         start = try r.uint()
         length = try r.uint()
+        let flags = r.isAtEnd ? 0 : try r.uint()
+        any = flags & 1 != 0
     }
 }
 

@@ -73,8 +73,8 @@ struct WantBitfieldTests {
         // Before any want, R knows nothing of S's sparse holdings.
         for i in t.picked { #expect(!t.readerPeer.remoteHas(i)) }
         for i in t.picked.sorted() { #expect(try await t.rRep.get(i) == Array("block-\(i)".utf8)) }
-        #expect(t.readerPeer.wantState.wantsSent == 1)  // one page covers the whole log
-        #expect(t.readerPeer.wantState.answeredPages == [0])
+        #expect(t.readerPeer.wantState.wantsSent == 1)  // one segment covers the whole log
+        #expect(t.readerPeer.wantState.answeredSegments == [0])
         #expect(t.rRep.requestsSent >= 10)
         #expect(t.reader.bitfield.count(0, t.reader.length) == 10)
         #expect(try t.reader.verify() == 10)
@@ -91,7 +91,7 @@ struct WantBitfieldTests {
         await #expect(throws: ReplicationError.noPeerHas(index: missing)) { try await t.rRep.get(missing) }
         // Answered by the bitfield, not by waiting out the 5 s request timeout.
         #expect(ContinuousClock.now - started < .seconds(4))
-        #expect(t.readerPeer.wantState.answeredPages == [0])
+        #expect(t.readerPeer.wantState.answeredSegments == [0])
         #expect(!t.reader.has(missing))
         // The channel is still usable.
         let held = t.picked.min()!
@@ -104,8 +104,8 @@ struct WantBitfieldTests {
         let t = try await Trio.make(seed: 9)
         let expected = Trio.expectedWords(t.picked)
         #expect(t.holder.bitfield.words(page: 0) == expected)
-        t.readerPeer.want(page: 0)
-        #expect(await eventually { t.readerPeer.pageAnswered(0) })
+        t.readerPeer.want(segment: 0)
+        #expect(await eventually { t.readerPeer.segmentAnswered(0) })
         let received = try #require(t.readerPeer.remote.withLockedValue { $0.bitfield[0] })
         #expect(received == expected)
         #expect(
@@ -120,7 +120,7 @@ struct WantBitfieldTests {
         let t = try await Trio.make(seed: 10)
         let r = t.readerPeer
         r.sendWant(RangeRef(start: 1_234, length: 3))  // unaligned: its page (0) is answered
-        r.sendWant(RangeRef(start: 0, length: .max))  // huge: clamped (log length, page cap), page 0 answered
+        r.sendWant(RangeRef(start: 0, length: .max))  // huge: answered up to the log length (page 0)
         r.sendWant(RangeRef(start: 2_000, length: 5))  // inside the huge one: accepted, nothing new to send
         r.sendWant(RangeRef(start: 1_000_000, length: 10))  // beyond our length: rejected
         r.sendWant(RangeRef(start: .max, length: .max))  // beyond, and overflowing: rejected
@@ -132,7 +132,7 @@ struct WantBitfieldTests {
                     && holderSide().map(\.wantsAnswered).reduce(0, +) == 3
             })
         #expect(holderSide().map(\.bitfieldsSent).reduce(0, +) == 2)
-        #expect(await eventually { r.pageAnswered(0) })
+        #expect(await eventually { r.segmentAnswered(0) })
         #expect(r.remote.withLockedValue { $0.bitfield.keys.sorted() } == [0])
         // Nobody was disconnected, and the reader still gets a held block.
         #expect(t.rRep.peerCount == 1 && t.sRep.peerCount == 2)
@@ -166,9 +166,9 @@ struct WantBitfieldTests {
     @Test("unwant withdraws a want: later blocks are no longer announced")
     func unwantStopsAnnouncements() async throws {
         let t = try await Trio.make(seed: 12)
-        t.readerPeer.want(page: 0)
-        #expect(await eventually { t.readerPeer.pageAnswered(0) })
-        t.readerPeer.send(.unwant, RangeRef(start: 0, length: Bitfield.pageBits))
+        t.readerPeer.want(segment: 0)
+        #expect(await eventually { t.readerPeer.segmentAnswered(0) })
+        t.readerPeer.send(.unwant, RangeRef(start: 0, length: ReplicationPeer.segmentBits))
         #expect(await eventually { t.holderPeers.allSatisfy { $0.remote.withLockedValue { $0.wants.isEmpty } } })
         try await t.sRep.download(2_500..<2_510)
         try await Task.sleep(for: .milliseconds(100))  // longer than the announce delay, bounded
@@ -187,7 +187,7 @@ struct WantBitfieldTests {
         await t.shutdown()
     }
 
-    @Test("two sparse holders: the reader wants the page from both and requests each block from the one that has it")
+    @Test("two sparse holders: the reader wants the segment from both and requests each block from the one that has it")
     func twoSparseHolders() async throws {
         let writer = try makeWriter(1_000)
         let wHub = ReplicationHub()
@@ -215,7 +215,7 @@ struct WantBitfieldTests {
         #expect(await eventually { rRep.peerCount == 2 && reader.length == 1_000 })
         for i: UInt64 in [900, 101, 500, 100] { #expect(try await rRep.get(i) == Array("block-\(i)".utf8)) }
         let peers = rRep.state.withLockedValue { Array($0.peers.values) }
-        #expect(peers.map(\.wantState.wantsSent) == [1, 1])  // page 0, once per peer
+        #expect(peers.map(\.wantState.wantsSent) == [1, 1])  // segment 0, once per peer
         await #expect(throws: ReplicationError.noPeerHas(index: 300)) { try await rRep.get(300) }
         #expect(reader.bitfield.count(0, 1_000) == 4)
         for n in nodes.reversed() { await n.shutdown() }
@@ -242,25 +242,27 @@ struct WantBitfieldTests {
         await w.shutdown()
     }
 
-    @Test("a reader wanting more than its page budget withdraws the least recently wanted page with unwant")
+    @Test("a reader wanting more than its segment budget withdraws the least recently wanted one with unwant")
     func evictionSendsUnwant() async throws {
         let t = try await Trio.make(seed: 13)
         let r = t.readerPeer
-        r.want(page: 0)
-        #expect(await eventually { r.pageAnswered(0) })
+        r.want(segment: 0)
+        #expect(await eventually { r.segmentAnswered(0) })
         let holderWants = { t.holderPeers.flatMap { $0.remote.withLockedValue { $0.wants } } }
-        #expect(holderWants() == [0..<Bitfield.pageBits])
-        // Pages beyond the holder's length: each is rejected there, but counts against our budget.
-        for page in 1...UInt64(ReplicationPeer.maxWantedPages) { r.want(page: page) }
-        #expect(r.wantState.wantsSent == ReplicationPeer.maxWantedPages + 1)
+        #expect(holderWants() == [0..<ReplicationPeer.segmentBits])
+        #expect(r.remote.withLockedValue { $0.bitfield.keys.sorted() } == [0])
+        // Segments beyond the holder's length: each is rejected there, but counts against our budget.
+        let budget = ReplicationPeer.maxWantedSegments
+        for segment in 1...UInt64(budget) { r.want(segment: segment) }
+        #expect(r.wantState.wantsSent == budget + 1)
         #expect(r.wantState.unwantsSent == 1)
-        #expect(r.wantState.wantedPages.count == ReplicationPeer.maxWantedPages)
-        #expect(!r.wantState.wantedPages.contains(0) && !r.pageAnswered(0))
+        #expect(r.wantState.wantedSegments.count == budget)
+        #expect(!r.wantState.wantedSegments.contains(0) && !r.segmentAnswered(0))
+        // The withdrawn segment's pages are forgotten with it.
+        #expect(r.remote.withLockedValue { $0.bitfield.isEmpty })
         #expect(await eventually { holderWants().isEmpty })
         #expect(
-            await eventually {
-                t.holderPeers.map(\.wantState.wantsRejected).reduce(0, +) == ReplicationPeer.maxWantedPages
-            })
+            await eventually { t.holderPeers.map(\.wantState.wantsRejected).reduce(0, +) == budget })
         #expect(t.rRep.peerCount == 1)
         await t.shutdown()
     }
@@ -277,14 +279,14 @@ struct WantBitfieldTests {
         #expect(await eventually { fromReader() != nil })
         let seen = try #require(fromReader())
         #expect(seen.remote.withLockedValue { $0.bitfield.keys.sorted() } == [0, 1])
-        #expect(seen.pageAnswered(0) && seen.pageAnswered(1))
+        #expect(seen.segmentAnswered(0) && !seen.segmentAnswered(1))
         #expect(seen.remote.withLockedValue { $0.bitfield[1]?.count } == Bitfield.wordsPerPage)
         r.send(.bitfield, BitfieldMessage(start: 5, bitfield: [1]))
         #expect(await eventually { t.rRep.peerCount == 0 && t.sRep.peerCount == 1 })
         await t.shutdown()
     }
 
-    @Test("want clamping: zero, beyond length, overflow, and the page cap")
+    @Test("want clamping: zero, beyond length, overflow; no cap on the wanted range")
     func clamping() {
         let page = Bitfield.pageBits
         #expect(ReplicationPeer.clampWant(RangeRef(start: 0, length: 0), length: 10) == .failure(.empty))
@@ -292,11 +294,11 @@ struct WantBitfieldTests {
             ReplicationPeer.clampWant(RangeRef(start: 10, length: 1), length: 10)
                 == .failure(.beyondLength(start: 10, length: 10)))
         #expect(ReplicationPeer.clampWant(RangeRef(start: 3, length: 4), length: 10) == .success(3..<7))
-        let cap = ReplicationPeer.maxPagesPerWant * page
-        #expect(ReplicationPeer.clampWant(RangeRef(start: 0, length: .max), length: 10) == .success(0..<cap))
+        #expect(ReplicationPeer.clampWant(RangeRef(start: 0, length: .max), length: 10) == .success(0..<UInt64.max))
+        let segment = ReplicationPeer.segmentBits
         #expect(
-            ReplicationPeer.clampWant(RangeRef(start: page + 5, length: .max), length: 100 * page)
-                == .success((page + 5)..<(page + cap)))
+            ReplicationPeer.clampWant(RangeRef(start: page + 5, length: segment), length: 100 * page)
+                == .success((page + 5)..<(page + 5 + segment)))
         let nearEnd = UInt64.max - 3
         guard case .success(let r) = ReplicationPeer.clampWant(RangeRef(start: nearEnd, length: 10), length: .max)
         else {

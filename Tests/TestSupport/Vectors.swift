@@ -1,19 +1,20 @@
 import Foundation
 import HyperCrypto
 
-/// Locates and loads the JavaScript-generated interoperability vectors in `../shared/vectors`.
+/// Locates and loads the JavaScript-generated interoperability vectors, checked in at `Tests/Fixtures/vectors`.
 ///
-/// The directory is `$HYPERTUNA_VECTORS` when set, else `shared/vectors` beside the repository root.
+/// The directory is `$HYPERTUNA_VECTORS` when set (to test against a regenerated set), else `Tests/Fixtures/vectors`
+/// in this repository, found relative to this source file so a fresh clone needs nothing beside it.
 public enum Vectors {
     /// Directory holding the vector files.
     public static var directory: URL {
         if let env = ProcessInfo.processInfo.environment["HYPERTUNA_VECTORS"], !env.isEmpty {
             return URL(fileURLWithPath: env)
         }
-        // Tests/TestSupport/Vectors.swift -> repository root -> ../shared/vectors
+        // Tests/TestSupport/Vectors.swift -> Tests/Fixtures/vectors
         return URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/vectors")
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/vectors")
     }
 
     /// Errors while loading a vector file.
@@ -24,7 +25,8 @@ public enum Vectors {
         public var description: String {
             switch self {
             case .missing(let p):
-                return "vector file not found at \(p) (set HYPERTUNA_VECTORS or place shared/ beside the repo)"
+                return
+                    "vector file not found at \(p) (checked in at Tests/Fixtures/vectors; HYPERTUNA_VECTORS overrides)"
             case .notJSONObject(let p): return "vector file \(p) is not a JSON object"
             }
         }
