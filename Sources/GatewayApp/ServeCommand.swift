@@ -65,6 +65,14 @@ struct ServeCommand: AsyncParsableCommand {
                 "store": "\(config.store.rawValue)", "audit": "\(peerConfig.auditLogPath ?? "off")",
             ])
         if let relay { logger.info("write policy: \(relay.policy.summary)") }
+        if let indexed = opened?.store as? IndexedEventStore {
+            // Start-up reads that only speed writes up; writes are served meanwhile (with a read per event).
+            logger.info("relay store: loading the deletion and stored-id filters in the background")
+            Task {
+                let warm = await indexed.warmUp()
+                logger.info("relay store: filters loaded: \(warm)")
+            }
+        }
         logger.info("memory allocator: \(Allocator.summary)")
         if config.writePolicy == .open && config.writePolicyIsDefault && relay != nil {
             logger.notice(

@@ -10,8 +10,22 @@ public final class IndexedEventStore: EventStore {
     private let pageSize = 256
 
     private let cache: EventCache
-    /// Ids that may have a deletion marker; nil until loaded by the first write. Only used inside `writeGate`.
-    private let deletions = Locked<EventIDFilter?>(nil)
+    /// Ids that may have a deletion marker, built in the background from the `deleted:` range (see `warmUp`); until
+    /// it is built every event is checked with a read, so no write waits for it.
+    private let deletions = Locked(DeletionFilter())
+
+    struct DeletionFilter {
+        var filter: EventIDFilter?
+        var loading = false
+        /// Ids named by deletions committed while the filter is being built (added to it when it is done).
+        var pending: [String] = []
+
+        func mayContain(_ id: String) -> Bool { filter?.mayContain(id) ?? true }
+        mutating func insert(_ id: String) {
+            filter?.insert(id)
+            if loading { pending.append(id) }
+        }
+    }
     private let stages = Locked<InsertStages?>(nil)
     /// Ids stored by the latest commits, for completing `checkNew` results without a second read.
     private let recent = Locked(RecentCommits())
@@ -122,9 +136,11 @@ public final class IndexedEventStore: EventStore {
 
     /// Adds the ids of every stored event to `storedIDs` (scanning `created_at:` keys), then marks it loaded.
     /// On a read error (e.g. the store closed) the filter simply stays unused.
-    private func loadStoredIDs(_ generation: UInt64) async {
+    @discardableResult
+    private func loadStoredIDs(_ generation: UInt64) async -> Int? {
         let prefix = Array("created_at:".utf8)
         var range = KVRange(gte: prefix, lt: Array("created_at;".utf8), limit: 4096)
+        var count = 0
         do {
             while true {
                 let page = try await kv.range(range)
@@ -138,14 +154,16 @@ public final class IndexedEventStore: EventStore {
                     for id in ids { s.filter.insert(id) }
                     return true
                 }
-                guard current else { return }
+                guard current else { return nil }
+                count += ids.count
                 guard page.count == range.limit, let last = page.last else { break }
                 range.gte = nil
                 range.gt = last.key
             }
             storedIDs.withLock { s in if s.generation == generation { s.loaded = true } }
+            return count
         } catch {
-            return
+            return nil
         }
     }
 
@@ -154,8 +172,10 @@ public final class IndexedEventStore: EventStore {
 
     /// See `EventStore.insert(_:checks:)`; `checks` may be empty (every event fully checked) or one per event.
     public func insert(_ events: [NostrEvent], checks: [NewEventCheck]) async throws -> [InsertOutcome] {
-        try await writeGate.withGate {
-            try await loadDeletionFilter()
+        if deletions.withLock({ $0.filter == nil && !$0.loading }) {
+            Task { _ = await self.loadDeletionFilter() }
+        }
+        return try await writeGate.withGate {
             var overlay = Overlay()
             var outcomes: [InsertOutcome] = []
             outcomes.reserveCapacity(events.count)
@@ -204,7 +224,7 @@ public final class IndexedEventStore: EventStore {
         if known == true {
             return .rejected(message: "duplicate: already have this event")
         }
-        if deletions.withLock({ $0?.mayContain(e.id) ?? true }),
+        if deletions.withLock({ $0.mayContain(e.id) }),
             try await get(Array(IndexKeys.deleted(id: e.id, pubkey: e.pubkey).utf8), overlay) != nil
         {
             return .rejected(message: "blocked: this event was deleted by its author")
@@ -236,22 +256,79 @@ public final class IndexedEventStore: EventStore {
     /// Where the time of the most recent `insert` went (nil before the first one).
     public var lastInsertStages: InsertStages? { stages.withLock { $0 } }
 
-    /// Builds the deletion filter from the stored `deleted:` markers (once, inside the write gate).
-    private func loadDeletionFilter() async throws {
-        if deletions.withLock({ $0 != nil }) { return }
+    /// Builds the deletion filter from the stored `deleted:` markers, concurrently with writes (whose markers are
+    /// added as they commit). Returns how many markers were read, or nil if another load runs or is done.
+    private func loadDeletionFilter() async -> Int? {
+        // Claimed inside the write gate: every insert that started before is committed (and visible to the scan),
+        // every later one records its markers in `pending`.
+        let claimed = await writeGate.withGate {
+            deletions.withLock { d -> Bool in
+                guard d.filter == nil, !d.loading else { return false }
+                d.loading = true
+                d.pending = []
+                return true
+            }
+        }
+        guard claimed else { return nil }
         var filter = EventIDFilter()
+        var count = 0
         let prefix = Array("deleted:".utf8)
         var range = KVRange(gte: prefix, lt: Array("deleted;".utf8), limit: 4096)
-        while true {
-            let page = try await kv.range(range)
-            for entry in page where entry.key.count >= prefix.count + 64 {
-                filter.insert(String(decoding: entry.key[prefix.count..<(prefix.count + 64)], as: UTF8.self))
+        do {
+            while true {
+                let page = try await kv.range(range)
+                for entry in page where entry.key.count >= prefix.count + 64 {
+                    filter.insert(String(decoding: entry.key[prefix.count..<(prefix.count + 64)], as: UTF8.self))
+                    count += 1
+                }
+                guard page.count == range.limit, let last = page.last else { break }
+                range.gte = nil
+                range.gt = last.key
             }
-            guard page.count == range.limit, let last = page.last else { break }
-            range.gte = nil
-            range.gt = last.key
+        } catch {
+            // Unreadable (e.g. closed): stay without a filter, so every event keeps being checked with a read.
+            deletions.withLock { d in
+                d.loading = false
+                d.pending = []
+            }
+            return nil
         }
-        deletions.withLock { $0 = filter }
+        deletions.withLock { d in
+            for id in d.pending { filter.insert(id) }
+            d.filter = filter
+            d.pending = []
+            d.loading = false
+        }
+        return count
+    }
+
+    /// What `warmUp` loaded, for the start-up log.
+    public struct WarmUp: Sendable, CustomStringConvertible {
+        /// Deletion markers read into the deletion filter (nil: already loaded or loading elsewhere).
+        public var deletionMarkers: Int?
+        /// Stored ids read into the stored-id filter (nil: already loaded or loading elsewhere).
+        public var storedIDs: Int?
+        public var elapsed: Duration
+
+        public var description: String {
+            let markers = deletionMarkers.map { "\($0) deletion markers" } ?? "deletion filter already loading"
+            let ids = storedIDs.map { "\($0) stored ids" } ?? "stored-id filter already loading"
+            return "\(markers), \(ids) in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds])))"
+        }
+    }
+
+    /// Loads the deletion filter and the stored-id filter (both optimisations: until they are loaded, writes check
+    /// with reads and are never held). Call it once after opening; it returns when both are loaded.
+    public func warmUp() async -> WarmUp {
+        let started = ContinuousClock.now
+        async let markers = loadDeletionFilter()
+        let (claimed, generation) = storedIDs.withLock { s -> (Bool, UInt64) in
+            let start = !s.loading
+            s.loading = true
+            return (start, s.generation)
+        }
+        let ids = claimed ? await loadStoredIDs(generation) : nil
+        return WarmUp(deletionMarkers: await markers, storedIDs: ids, elapsed: ContinuousClock.now - started)
     }
 
     /// NIP-09: removes the author's own events named by `e` tags and addresses named by `a` tags, and
@@ -259,7 +336,7 @@ public final class IndexedEventStore: EventStore {
     private func applyDeletion(_ deletion: NostrEvent, _ overlay: inout Overlay) async throws {
         for tag in deletion.tags where tag.count >= 2 {
             if tag[0] == "e", NostrEvent.isLowerHex(tag[1], length: 64) {
-                deletions.withLock { $0?.insert(tag[1]) }
+                deletions.withLock { $0.insert(tag[1]) }
                 overlay.put(Array(IndexKeys.deleted(id: tag[1], pubkey: deletion.pubkey).utf8), [])
                 if let target = try await load(id: tag[1], overlay), target.pubkey == deletion.pubkey,
                     target.kind != 5

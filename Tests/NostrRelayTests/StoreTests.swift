@@ -217,10 +217,12 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible {
     case memory, hypertree
     var testDescription: String { rawValue }
 
-    func make() -> IndexedEventStore {
+    func make() -> IndexedEventStore { IndexedEventStore(kv: makeKV()) }
+
+    func makeKV() -> any OrderedKeyValueStore {
         switch self {
-        case .memory: return IndexedEventStore(kv: InMemoryOrderedKV())
-        case .hypertree: return IndexedEventStore(kv: HyperTreeKV(tree: HyperTree(log: MemoryTreeLog())))
+        case .memory: return InMemoryOrderedKV()
+        case .hypertree: return HyperTreeKV(tree: HyperTree(log: MemoryTreeLog()))
         }
     }
 }
