@@ -66,7 +66,7 @@ let package = Package(
         ),
 
         // Gateway <-> peer control plane.
-        .target(name: "PeerProtocol", dependencies: ["HyperCrypto", "LMDBKit"]),
+        .target(name: "PeerProtocol", dependencies: ["HyperCrypto", "LMDBKit", "NostrRelay"]),
         .target(
             name: "TokenService",
             dependencies: [
@@ -153,7 +153,7 @@ let package = Package(
         ),
 
         // Fuzz target for the control-frame decoder (scripts/fuzz-control-frames.sh builds it with -DFUZZING).
-        .executableTarget(name: "ControlFrameFuzz", dependencies: ["PeerProtocol"], path: "Fuzz/ControlFrameFuzz"),
+        .executableTarget(name: "ControlFrameFuzz", dependencies: ["PeerProtocol", "NostrRelay"], path: "Fuzz/ControlFrameFuzz"),
 
         // Benchmarks (run in release: see Docs/performance.md).
         .executableTarget(
@@ -205,7 +205,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "PeerProtocolTests", dependencies: ["PeerProtocol", "TestSupport"]),
+        .testTarget(name: "PeerProtocolTests", dependencies: ["PeerProtocol", "NostrRelay", "TestSupport"]),
         .testTarget(
             name: "TelemetryTests",
             dependencies: ["Telemetry", .product(name: "MetricsTestKit", package: "swift-metrics")]

@@ -7,6 +7,7 @@
 import Foundation
 import HyperCrypto
 import PeerProtocol
+import NostrRelay
 
 /// Exercises decoding, the canonical round trip, the receiver guard and the payload validators on one input.
 func exercise(_ bytes: [UInt8]) {
@@ -88,8 +89,8 @@ func exercise(_ bytes: [UInt8]) {
             let revoked = TokenRevokedNotice(
                 peerKey: k, relayKey: k, tokenId: [UInt8](repeating: 1, count: 16).hex, sequence: 3, reason: "operator")
             let assignment = DispatcherAssignment(
-                jobId: "job-1", relayKey: k, subscriptionId: "sub", filters: [NostrFilter(kinds: [1], limit: 10)],
-                assignedAt: 1_767_225_600_000, deadlineMs: 5000, attempt: 2)
+                jobId: "job-1", relayKey: k, subscriptionId: "sub", filters: [Filter(kinds: [1], limit: 10)], limit: 500,
+                snapshotLength: 100, now: 1_767_225_600, assignedAt: 1_767_225_600_000, deadlineMs: 5000, attempt: 2)
             let pause = ReplicationControlNotice(relayKey: k, reason: "maintenance")
             let payloads: [(String, [UInt8])] = [
                 ("token-revoked", Array(try! PayloadCodec.encode(revoked))),

@@ -100,3 +100,25 @@ public protocol WritePolicy: Sendable {
     /// Decides whether `event` may be stored.
     func decide(_ event: NostrEvent, context: WriteContext) -> WriteDecision
 }
+
+/// Who answers the stored part of a REQ (everything up to EOSE). By default the relay's own store; the gateway's
+/// dispatcher installs one that delegates REQs to peers (`Relay.setStoredQueryExecutor`). The engine keeps the rest
+/// of the REQ: subscription state, live events buffered until EOSE and sent after it without duplicates, EOSE once.
+public protocol StoredQueryExecutor: Sendable {
+    /// The events `store.query(filters, limit: limit, now: now)` would return, newest first.
+    func storedEvents(_ filters: [Filter], limit: Int, now: Int64, context: QueryContext) async throws -> [NostrEvent]
+}
+
+/// Where a REQ comes from (for routing and logs; not unique across connections).
+public struct QueryContext: Sendable {
+    /// Unique per open connection of this relay.
+    public var connectionID: String
+    public var subscriptionID: String
+    public var remoteAddress: String
+
+    public init(connectionID: String, subscriptionID: String, remoteAddress: String) {
+        self.connectionID = connectionID
+        self.subscriptionID = subscriptionID
+        self.remoteAddress = remoteAddress
+    }
+}

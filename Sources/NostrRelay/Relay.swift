@@ -74,6 +74,21 @@ public final class Relay: Sendable {
     /// Open connections.
     public var connectionCount: Int { connections.withLock { $0.count } }
 
+    private let queryExecutor = Locked<(any StoredQueryExecutor)?>(nil)
+
+    /// Installs who answers the stored part of REQs (nil: the relay's own store).
+    public func setStoredQueryExecutor(_ executor: (any StoredQueryExecutor)?) {
+        queryExecutor.withLock { $0 = executor }
+    }
+
+    /// The stored part of a REQ, from the installed executor or the store.
+    func storedEvents(_ filters: [Filter], limit: Int, now: Int64, context: QueryContext) async throws -> [NostrEvent] {
+        if let executor = queryExecutor.withLock({ $0 }) {
+            return try await executor.storedEvents(filters, limit: limit, now: now, context: context)
+        }
+        return try await store.query(filters, limit: limit, now: now)
+    }
+
     func forget(_ connection: RelayConnection) {
         let count = connections.withLock { table -> Int in
             table[ObjectIdentifier(connection)] = nil

@@ -325,7 +325,11 @@ public final class RelayConnection: Sendable {
         }
         let stored: [NostrEvent]
         do {
-            stored = try await relay.store.query(filters, limit: relay.configuration.effectiveMaxLimit, now: now)
+            let context = QueryContext(
+                connectionID: String(UInt(bitPattern: ObjectIdentifier(self).hashValue), radix: 16), subscriptionID: id,
+                remoteAddress: remoteAddress)
+            stored = try await relay.storedEvents(
+                filters, limit: relay.configuration.effectiveMaxLimit, now: now, context: context)
         } catch {
             relay.logger.error("REQ failed", metadata: ["error": "\(error)"])
             let current = state.withLock { s -> Bool in

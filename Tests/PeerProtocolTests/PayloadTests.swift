@@ -1,5 +1,6 @@
 import Foundation
 import HyperCrypto
+import NostrRelay
 import PeerProtocol
 import Testing
 
@@ -46,7 +47,8 @@ let sampleHeartbeat = PeerHeartbeat(
 
 let sampleAssignment = DispatcherAssignment(
     jobId: "job-7f3a", relayKey: keyA, subscriptionId: "sub1",
-    filters: [NostrFilter(authors: [keyB], kinds: [1, 7], tags: ["e": [keyC]], since: 10, until: 20, limit: 50)],
+    filters: [Filter(authors: [keyB], kinds: [1, 7], tags: ["e": [keyC]], since: 10, until: 20, limit: 50)],
+    limit: 500, snapshotLength: 1234, now: 1_700_000_000, resumeAfter: JobCursor(createdAt: 15, id: keyC),
     assignedAt: nowMs, deadlineMs: 5000)
 
 let sampleAck = DispatcherAcknowledgement(
@@ -138,7 +140,11 @@ struct PayloadValidationTests {
         #expect(e2?.path == "relays")
         let e3 = rejection(
             DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [["kinds": ["one"]]] })
-        #expect(e3?.path == "filters[0].kinds[0]")
+        // Filters are the relay's own `Filter`, validated by `Filter.parse` (the engine's wording).
+        #expect(
+            e3
+                == PayloadValidationError(
+                    path: "filters[0]", reason: "invalid: kinds must be integers between 0 and 65535"))
         let e4 = rejection(RegistrationRequest.self, try mutate(sampleRequest) { $0["publicKey"] = NSNull() })
         #expect(e4?.path == "publicKey")
         #expect(rejection(PeerHeartbeat.self, "[1,2,3]") != nil)
@@ -151,13 +157,18 @@ struct PayloadValidationTests {
         #expect(e1?.path == "recentReqCount")
         #expect(e1?.reason.contains("-1") == true)
         let nested = rejection(
-            DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [["kinds": [1], "since": -5]] })
-        #expect(nested?.path == "filters[0].since")
+            DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [["kinds": [1], "limit": -5]] })
+        #expect(
+            nested
+                == PayloadValidationError(path: "filters[0]", reason: "invalid: limit must be a non-negative integer"))
         let fraction = rejection(PeerHeartbeat.self, try mutate(sampleHeartbeat) { $0["queueDepth"] = 2.5 })
         #expect(fraction?.path == "queueDepth")
         let kinds = rejection(
             DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [["kinds": [-1]]] })
-        #expect(kinds == PayloadValidationError(path: "filters[0].kinds[0]", reason: "-1 out of range 0...65535"))
+        #expect(
+            kinds
+                == PayloadValidationError(
+                    path: "filters[0]", reason: "invalid: kinds must be integers between 0 and 65535"))
         let e2 = rejection(PeerHeartbeat.self, try mutate(sampleHeartbeat) { $0["latencyMs"] = -3.5 })
         #expect(e2 == PayloadValidationError(path: "latencyMs", reason: "-3.5 out of range 0.0...3600000.0"))
         let e3 = rejection(
@@ -272,15 +283,25 @@ struct PayloadValidationTests {
                 obj["token"] = t
             })
         #expect(e4?.path == "token.token")
-        // Filters: since after until, bad tag name, limit too large, bad status, failed without reason.
+        // Filters: an unknown condition, a bad tag name, upper-case hex, no filter; bad status, failed without reason.
         let f1 = rejection(
-            DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [["since": 5, "until": 4]] })
-        #expect(f1?.path == "filters[0].since")
+            DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [["search": "nostr"]] })
+        #expect(
+            f1
+                == PayloadValidationError(
+                    path: "filters[0]", reason: #"unsupported: filter contains unknown element "search""#))
         let f2 = rejection(DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [["#ee": ["x"]]] })
-        #expect(f2?.path == "filters[0].#ee")
+        #expect(f2?.path == "filters[0]")
+        #expect(f2?.reason.hasPrefix("unsupported:") == true)
         let f3 = rejection(
-            DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [["limit": 1_000_000]] })
-        #expect(f3?.path == "filters[0].limit")
+            DispatcherAssignment.self,
+            try mutate(sampleAssignment) { $0["filters"] = [["authors": [keyA.uppercased()]]] })
+        #expect(
+            f3
+                == PayloadValidationError(
+                    path: "filters[0]", reason: "invalid: authors must be 64-character lowercase hex strings"))
+        let f5 = rejection(DispatcherAssignment.self, try mutate(sampleAssignment) { $0["filters"] = [] as [Any] })
+        #expect(f5?.path == "filters")
         let f4 = rejection(DispatcherAssignment.self, try mutate(sampleAssignment) { $0["attempt"] = 0 })
         #expect(f4?.path == "attempt")
         let a1 = rejection(DispatcherAcknowledgement.self, try mutate(sampleAck) { $0["status"] = "exploded" })
